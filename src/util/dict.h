@@ -1,0 +1,88 @@
+/*
+ * dict.h - the one lookup-table interface: "type:name" -> open, lookup, close.
+ *
+ * Every table type (hash, btree, lmdb, regexp, pcre, cidr, static, inline,
+ * texthash, unix, fail, ...) lives in its own dict_<type>.c and registers
+ * an opener in dict.c's type list. Callers only ever see struct dict.
+ *
+ * lookup() returns the value for key, or NULL. After NULL, d->error tells
+ * "not found" (DICT_ERR_NONE) from "could not look" (DICT_ERR_RETRY: a
+ * temporary failure, the caller should defer; DICT_ERR_CONFIG: the table
+ * is broken). The returned string belongs to the table and stays valid
+ * until the next call on the same table.
+ *
+ * Indexed tables (hash, btree, lmdb) fold keys to lower case when
+ * DICT_FLAG_FOLD_FIX is set, as Postfix does; pattern tables
+ * (regexp, pcre, cidr) match the whole key as given.
+ *
+ * This interface does not know about mail addresses: the Postfix search
+ * order (user@domain, user, @domain) is in src/mail/.
+ */
+#ifndef HK_UTIL_DICT_H
+#define HK_UTIL_DICT_H
+
+#include <time.h>
+
+enum dict_error {
+    DICT_ERR_NONE = 0,      /* found, or simply not found */
+    DICT_ERR_RETRY = -1,    /* temporary failure: try again later */
+    DICT_ERR_CONFIG = -2,   /* the table is unusable as configured */
+};
+
+/* dict_flags */
+#define DICT_FLAG_NONE        0
+#define DICT_FLAG_DUP_WARN    (1 << 0)  /* duplicate key: warn, keep first */
+#define DICT_FLAG_DUP_IGNORE  (1 << 1)  /* duplicate key: silently keep first */
+#define DICT_FLAG_DUP_REPLACE (1 << 2)  /* duplicate key: replace */
+#define DICT_FLAG_TRY0NULL    (1 << 3)  /* keys stored without trailing NUL */
+#define DICT_FLAG_TRY1NULL    (1 << 4)  /* keys stored with trailing NUL */
+#define DICT_FLAG_FOLD_FIX    (1 << 5)  /* fold fixed-string keys to lower case */
+#define DICT_FLAG_PATTERN     (1 << 6)  /* set by the type: keys are patterns */
+#define DICT_FLAG_FIXED       (1 << 7)  /* set by the type: exact-match keys */
+#define DICT_FLAG_LOCK        (1 << 8)  /* lock the file while reading/writing */
+#define DICT_FLAG_PARANOID    (1 << 9)  /* refuse $n substitution of unsafe chars */
+#define DICT_FLAG_DEFAULT     (DICT_FLAG_DUP_WARN | DICT_FLAG_FOLD_FIX | DICT_FLAG_TRY1NULL)
+
+typedef struct dict dict;
+struct dict {
+    char   *type;               /* "hash" */
+    char   *name;               /* "/etc/postfix/transport", or the pattern text */
+    int     open_flags;         /* O_RDONLY, or O_RDWR|O_CREAT|O_TRUNC to build */
+    int     flags;              /* DICT_FLAG_* */
+    int     error;              /* enum dict_error of the last operation */
+    time_t  mtime;              /* source or db modification time when opened */
+    const char *(*lookup)(dict *d, const char *key);
+    int   (*update)(dict *d, const char *key, const char *value);     /* 0, 1 dup, -1 err */
+    int   (*remove)(dict *d, const char *key);                        /* 0, 1 absent, -1 */
+    /* first != 0 starts over; returns 0 and sets *key/*value, 1 at end, -1 on error */
+    int   (*sequence)(dict *d, int first, const char **key, const char **value);
+    void  (*close)(dict *d);
+    int   (*changed)(dict *d);                                        /* file rebuilt? */
+    void   *priv;               /* the type's own state */
+};
+
+/*
+ * Open "type:name". open_flags is O_RDONLY for lookups; table builders
+ * use dict_open with O_RDWR|O_CREAT|O_TRUNC on indexed types. On failure
+ * returns NULL and, if err is not NULL, a malloc'd message for the
+ * administrator ("open /etc/postfix/x.db: No such file or directory").
+ */
+dict *dict_open(const char *spec, int open_flags, int dict_flags, char **err);
+dict *dict_open3(const char *type, const char *name, int open_flags, int dict_flags, char **err);
+const char *dict_lookup(dict *d, const char *key);
+int   dict_update(dict *d, const char *key, const char *value);
+int   dict_remove(dict *d, const char *key);
+void  dict_close(dict *d);
+int   dict_changed(dict *d);
+
+/* Names of the supported types, for postconf -m; NULL-terminated. */
+const char *const *dict_type_names(void);
+int dict_type_known(const char *type);
+/* File suffix an indexed type adds ("hash" -> ".db", "lmdb" -> ".lmdb"), or NULL. */
+const char *dict_type_suffix(const char *type);
+
+/* Helper for type implementations: allocate a dict with common fields set. */
+dict *dict_alloc(const char *type, const char *name, int open_flags, int dict_flags);
+void  dict_free(dict *d);
+
+#endif
