@@ -798,6 +798,11 @@ static int is_service_param(const char *name, const strv *services)
     return 0;
 }
 
+bool mail_conf_name_known(const char *name, const strv *services)
+{
+    return param_find(name) || is_service_param(name, services);
+}
+
 void mail_conf_warn_unknown(const strv *services)
 {
     for (size_t i = 0; i < nassign; i++) {

@@ -66,6 +66,8 @@ int  mail_conf_validate(strv *errs);
 /* Warn "NAME: unknown parameter" for main.cf names not in the table and
  * not per-service names (<service>_xxx of known transports). */
 void mail_conf_warn_unknown(const strv *service_names);
+/* A table parameter, or a per-service one (<service>_recipient_limit, ...). */
+bool mail_conf_name_known(const char *name, const strv *service_names);
 
 /* Iterate main.cf assignments in file order (last one wins for duplicates
  * but every assignment is visited). Return nonzero from fn to stop. */

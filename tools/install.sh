@@ -1,0 +1,37 @@
+#!/bin/sh
+# install.sh - the quick start's first command (run as root on Debian 12):
+# install what is missing, build, install under /usr/local, create the
+# postfix user and postdrop group, write a default main.cf and master.cf
+# into /etc/postfix when absent, and start the mail system.
+# Safe to run again: nothing that exists is overwritten.
+set -eu
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+need_packages $BUILD_PACKAGES
+
+prefix="${PREFIX:-/usr/local}"
+config_dir="${CONFIG_DIR:-/etc/postfix}"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+cmake --build build -j"$(nproc)"
+cmake --install build >/dev/null
+
+getent group postdrop >/dev/null || groupadd --system postdrop
+getent passwd postfix >/dev/null || useradd --system --home-dir /var/spool/postfix \
+    --no-create-home --shell /usr/sbin/nologin --user-group postfix
+
+mkdir -p "$config_dir"
+for f in main.cf master.cf; do
+    [ -e "$config_dir/$f" ] || install -m 644 "conf/$f" "$config_dir/$f"
+done
+[ -e /etc/aliases ] || printf 'postmaster: root\n' > /etc/aliases
+
+"$prefix/sbin/postconf" -c "$config_dir" -n
+if [ -x "$prefix/libexec/postfix/master" ]; then
+    "$prefix/sbin/postfix" -c "$config_dir" check
+    "$prefix/sbin/newaliases" -C "$config_dir" 2>/dev/null || "$prefix/sbin/postalias" -c "$config_dir" hash:/etc/aliases
+    "$prefix/sbin/postfix" -c "$config_dir" status >/dev/null 2>&1 \
+        || "$prefix/sbin/postfix" -c "$config_dir" start
+    "$prefix/sbin/postfix" -c "$config_dir" status
+else
+    "$prefix/sbin/postfix" -c "$config_dir" check
+fi
