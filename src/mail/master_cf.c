@@ -153,10 +153,27 @@ static int parse_line(const char *line, int lineno, void *vctx)
     s->line = lineno;
     strv_init(&s->args);
     strv_init(&s->overrides);
+    strv_init(&s->words);
     sbuf tmp = SBUF_INIT, norm = SBUF_INIT;
+    int in_options = 1;
     for (size_t i = 8; i < w.n; i++) {
         const char *a = w.v[i];
-        if (strcmp(a, "-o") == 0 || strncmp(a, "-o", 2) == 0) {
+        if (in_options && (a[0] != '-' || strcmp(a, "--") == 0))
+            in_options = 0;
+        if (in_options && a[1] != 'o' && strchr(a + 1, 'o')) {
+            /* "-vo name=value": "-v" then "-o name=value", as getopt sees it. */
+            const char *o = strchr(a + 1, 'o');
+            strv_addn(&s->words, a, (size_t) (o - a));
+            strv_addn(&s->args, a, (size_t) (o - a));
+            sbuf_reset(&tmp);
+            sbuf_addc(&tmp, '-');
+            sbuf_adds(&tmp, o);
+            xfree(w.v[i]);
+            w.v[i] = sbuf_steal(&tmp);
+            i--;
+            continue;
+        }
+        if (in_options && a[1] == 'o') {
             const char *val = a[2] ? a + 2 : (i + 1 < w.n ? w.v[++i] : 0);
             if (!val) {
                 sbuf_printf(&ctx->err, "%s, line %d: -o without a value", ctx->path, lineno);
@@ -172,11 +189,15 @@ static int parse_line(const char *line, int lineno, void *vctx)
                 break;
             }
             strv_add(&s->overrides, sbuf_str(&norm));
+            strv_add(&s->words, "-o");
+            strv_add(&s->words, sbuf_str(&norm));
         } else if (a[0] == '{') {
             strip_braces(a, &tmp);
             strv_add(&s->args, sbuf_str(&tmp));
+            strv_add(&s->words, sbuf_str(&tmp));
         } else {
             strv_add(&s->args, a);
+            strv_add(&s->words, a);
         }
     }
     sbuf_free(&tmp);
@@ -246,6 +267,7 @@ void master_cf_free(struct master_cf *cf)
         xfree(s->command);
         strv_free(&s->args);
         strv_free(&s->overrides);
+        strv_free(&s->words);
     }
     xfree(cf->svc);
     xfree(cf->path);
@@ -289,14 +311,106 @@ const struct master_service *master_cf_find(const struct master_cf *cf, const ch
     return 0;
 }
 
+/* ---- postconf -M layout ---- */
+
+#define FMT_LINE_LIMIT 80
+#define FMT_INDENT "    "
+#define FMT_INDENT_LEN 4
+
+static int has_blank(const char *s)
+{
+    return s[strcspn(s, " \t\r\n")] != 0;
+}
+
+/* Append the arguments after the command; *col is the current line length. */
+static void format_args(const struct master_service *s, int flags, int col,
+                        master_value_fn xform, void *ctx, sbuf *out, size_t opt_extra)
+{
+    int in_options = 1;
+    size_t line_len = (size_t) col;
+    const strv *w = &s->words;
+    for (size_t i = 0; i < w->n; i++) {
+        const char *arg = w->v[i];
+        const char *aval = 0;
+        size_t arg_len = strlen(arg);
+        int braces = 0;
+        if (in_options && (arg[0] != '-' || strcmp(arg, "--") == 0))
+            in_options = 0;
+        if (in_options) {
+            if (strcmp(arg, "-o") == 0 && i + 1 < w->n) {
+                aval = w->v[i + 1];
+                if (xform)
+                    aval = xform(aval, ctx);
+                line_len = FMT_LINE_LIMIT;          /* each -o starts a line */
+                arg_len += strlen(aval) + opt_extra;
+                if ((braces = has_blank(aval)) != 0)
+                    arg_len += 2;
+            }
+        } else {
+            braces = has_blank(arg);
+        }
+        if (line_len > FMT_INDENT_LEN) {
+            if (!(flags & MASTER_FMT_FOLD) || line_len + 1 + arg_len < FMT_LINE_LIMIT) {
+                sbuf_addc(out, ' ');
+                line_len++;
+            } else {
+                sbuf_adds(out, "\n" FMT_INDENT);
+                line_len = FMT_INDENT_LEN;
+            }
+        }
+        if (!in_options && braces)
+            sbuf_addc(out, '{');
+        sbuf_adds(out, arg);
+        line_len += strlen(arg);
+        if (!in_options && braces) {
+            sbuf_addc(out, '}');
+            line_len += 2;
+        }
+        if (aval) {
+            sbuf_addc(out, ' ');
+            if (braces)
+                sbuf_addc(out, '{');
+            sbuf_adds(out, aval);
+            if (braces)
+                sbuf_addc(out, '}');
+            i++;
+            line_len = FMT_LINE_LIMIT;              /* and ends it */
+        }
+    }
+}
+
+char *master_service_format_ex(const struct master_service *s, int flags,
+                               master_value_fn xform, void *ctx)
+{
+    static const size_t goal[] = {0, 11, 17, 25, 33, 41, 49, 57};
+    char flag[3][2] = {{s->private_, 0}, {s->unpriv, 0}, {s->chroot, 0}};
+    const char *field[8] = {s->name, s->type, flag[0], flag[1], flag[2], s->wakeup,
+                            s->maxproc, s->command};
+    sbuf b = SBUF_INIT;
+    for (int i = 0; i < 8; i++) {
+        if (b.len > 0)
+            do
+                sbuf_addc(&b, ' ');
+            while (b.len < goal[i]);
+        sbuf_adds(&b, field[i]);
+    }
+    format_args(s, flags, (int) b.len, xform, ctx, &b, 3);
+    return sbuf_steal(&b);
+}
+
 char *master_service_format(const struct master_service *s)
 {
-    sbuf b = SBUF_INIT;
-    sbuf_printf(&b, "%-10s %-5s %-7c %-7c %-7c %-7s %-7s %s", s->name, s->type, s->private_,
-                s->unpriv, s->chroot, s->wakeup, s->maxproc, s->command);
-    for (size_t i = 0; i < s->overrides.n; i++)
-        sbuf_printf(&b, " -o %s", s->overrides.v[i]);
-    for (size_t i = 0; i < s->args.n; i++)
-        sbuf_printf(&b, " %s", s->args.v[i]);
-    return sbuf_steal(&b);
+    return master_service_format_ex(s, 0, 0, 0);
+}
+
+void master_service_format_command(const struct master_service *s, int flags, int col,
+                                   master_value_fn xform, void *ctx, sbuf *out)
+{
+    sbuf_adds(out, s->command);
+    format_args(s, flags, col + (int) strlen(s->command), xform, ctx, out, 1);
+}
+
+bool master_pattern_match(const char *pattern, const char *text)
+{
+    return strcmp(pattern, "*") == 0 || strcmp(pattern, text) == 0;
 }

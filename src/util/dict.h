@@ -23,6 +23,8 @@
 
 #include <time.h>
 
+struct sbuf;
+
 enum dict_error {
     DICT_ERR_NONE = 0,      /* found, or simply not found */
     DICT_ERR_RETRY = -1,    /* temporary failure: try again later */
@@ -41,7 +43,16 @@ enum dict_error {
 #define DICT_FLAG_FIXED       (1 << 7)  /* set by the type: exact-match keys */
 #define DICT_FLAG_LOCK        (1 << 8)  /* lock the file while reading/writing */
 #define DICT_FLAG_PARANOID    (1 << 9)  /* refuse $n substitution of unsafe chars */
-#define DICT_FLAG_DEFAULT     (DICT_FLAG_DUP_WARN | DICT_FLAG_FOLD_FIX | DICT_FLAG_TRY1NULL)
+#define DICT_FLAG_BULK        (1 << 10) /* many updates, one commit (table builders) */
+#define DICT_FLAG_NO_SUBST    (1 << 11) /* pattern tables: no $n substitution (aliases) */
+/*
+ * With both TRY flags set (the default), lookups try the key with its
+ * trailing NUL, then without, and stick to whichever form hits first;
+ * updates store the NUL. postmap -N leaves only TRY1NULL, -n only TRY0NULL.
+ */
+#define DICT_FLAG_DEFAULT     (DICT_FLAG_DUP_WARN | DICT_FLAG_FOLD_FIX | \
+                               DICT_FLAG_TRY1NULL | DICT_FLAG_TRY0NULL)
+#define DICT_FLAG_DUP_MASK    (DICT_FLAG_DUP_WARN | DICT_FLAG_DUP_IGNORE | DICT_FLAG_DUP_REPLACE)
 
 typedef struct dict dict;
 struct dict {
@@ -54,11 +65,12 @@ struct dict {
     const char *(*lookup)(dict *d, const char *key);
     int   (*update)(dict *d, const char *key, const char *value);     /* 0, 1 dup, -1 err */
     int   (*remove)(dict *d, const char *key);                        /* 0, 1 absent, -1 */
-    /* first != 0 starts over; returns 0 and sets *key/*value, 1 at end, -1 on error */
+    /* first != 0 starts over; returns 0 and sets key and value, 1 at end, -1 on error */
     int   (*sequence)(dict *d, int first, const char **key, const char **value);
     void  (*close)(dict *d);
     int   (*changed)(dict *d);                                        /* file rebuilt? */
     void   *priv;               /* the type's own state */
+    int   (*sync)(dict *d);                                           /* flush; 0 or -1 */
 };
 
 /*
@@ -75,14 +87,37 @@ int   dict_remove(dict *d, const char *key);
 void  dict_close(dict *d);
 int   dict_changed(dict *d);
 
+/* sequence() through the table; -1 with a message when the type cannot list. */
+int   dict_sequence(dict *d, int first, const char **key, const char **value);
+/* Flush pending bulk updates to the file (indexed types); 0 or -1 (errno set). */
+int   dict_sync(dict *d);
+
 /* Names of the supported types, for postconf -m; NULL-terminated. */
 const char *const *dict_type_names(void);
 int dict_type_known(const char *type);
 /* File suffix an indexed type adds ("hash" -> ".db", "lmdb" -> ".lmdb"), or NULL. */
 const char *dict_type_suffix(const char *type);
 
+/* Types postmap/postalias can create (hash, btree, lmdb). */
+int dict_type_writable(const char *type);
+
+/*
+ * Sizes that main.cf controls (berkeley_db_*_buffer_size, lmdb_map_size).
+ * Programs set them once after loading main.cf; tables opened later use
+ * them. Zero fields keep the built-in defaults (128 KiB, 16 MiB, 16 MiB).
+ */
+struct dict_tuning {
+    size_t  db_read_buffer;
+    size_t  db_create_buffer;
+    size_t  lmdb_map_size;
+};
+void dict_set_tuning(const struct dict_tuning *t);
+const struct dict_tuning *dict_get_tuning(void);
+
 /* Helper for type implementations: allocate a dict with common fields set. */
 dict *dict_alloc(const char *type, const char *name, int open_flags, int dict_flags);
 void  dict_free(dict *d);
+/* Helpers for implementations: fold a key per flags into buf (returns buf's text). */
+const char *dict_fold_key(dict *d, const char *key, struct sbuf *buf);
 
 #endif

@@ -1,0 +1,256 @@
+/*
+ * mail_server.c - the daemon skeleton (see mail_server.h).
+ *
+ * Owns: option parsing, configuration, logging set-up, privilege drop,
+ * the accept/trigger loop, max_use/max_idle, and the busy/idle reports to
+ * master. Knows nothing about what a daemon does with its clients.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "mail/mail_server.h"
+#include "mail/mail_conf.h"
+#include "util/mem.h"
+#include "util/msg.h"
+#include "util/strv.h"
+
+static char service_name[256] = "";
+static bool standalone;
+static bool master_gone;
+static bool have_master;
+static volatile sig_atomic_t got_term;
+
+const char *mail_server_service(void) { return service_name; }
+bool mail_server_standalone(void) { return standalone; }
+
+void mail_server_busy(bool busy)
+{
+    if (!have_master)
+        return;
+    struct master_status st = {getpid(), busy ? MASTER_STAT_TAKEN : MASTER_STAT_AVAIL};
+    if (write(MASTER_STATUS_FD, &st, sizeof(st)) != (ssize_t) sizeof(st) && errno != EINTR)
+        master_gone = true;
+}
+
+bool mail_server_should_exit(void)
+{
+    if (got_term || master_gone)
+        return true;
+    if (!have_master)
+        return false;
+    struct pollfd p = {MASTER_WATCH_FD, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
+        master_gone = true;
+    return master_gone;
+}
+
+void mail_server_drop_privileges(void)
+{
+    if (geteuid() != 0)
+        return;
+    const char *owner = mail_conf_str("mail_owner");
+    struct passwd *pw = getpwnam(owner);
+    if (!pw)
+        msg_fatal("mail_owner: unknown user name: %s", owner);
+    if (pw->pw_uid == 0)
+        msg_fatal("mail_owner %s must not be the super-user", owner);
+    if (setgroups(0, 0) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        msg_fatal("drop privileges to %s: %m", owner);
+}
+
+static void on_term(int sig)
+{
+    (void) sig;
+    got_term = 1;
+}
+
+static void usage(const char *prog)
+{
+    msg_fatal("usage: %s [-S] [-u] [-v] [-n service] [-t type] [-o name=value]...", prog);
+}
+
+static void serve_stream(const struct mail_server *srv)
+{
+    long max_use = mail_conf_int("max_use");
+    long max_idle = mail_conf_time("max_idle");
+    long served = 0;
+    int fl = fcntl(MASTER_LISTEN_FD, F_GETFL);
+    if (fl >= 0)
+        fcntl(MASTER_LISTEN_FD, F_SETFL, fl | O_NONBLOCK);
+    while (!mail_server_should_exit()) {
+        struct pollfd p[2] = {{MASTER_LISTEN_FD, POLLIN, 0}, {MASTER_WATCH_FD, POLLIN, 0}};
+        int n = poll(p, have_master ? 2 : 1, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            msg_fatal("poll: %m");
+        }
+        if (n == 0) {
+            if (msg_verbose)
+                msg_info("idle timeout -- exiting");
+            break;
+        }
+        if (have_master && p[1].revents) {
+            master_gone = true;
+            break;
+        }
+        int fd = accept4(MASTER_LISTEN_FD, 0, 0, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+                || errno == ECONNABORTED)
+                continue;
+            msg_fatal("accept connection: %m");
+        }
+        mail_server_busy(true);
+        vstream *client = vstream_open(fd);
+        srv->serve(client, service_name);
+        vstream_close(client);
+        mail_server_busy(false);
+        if (max_use > 0 && ++served >= max_use)
+            break;
+    }
+}
+
+static void serve_trigger(const struct mail_server *srv, bool dgram)
+{
+    long max_idle = mail_conf_time("max_idle");
+    long max_use = mail_conf_int("max_use");
+    long served = 0;
+    char buf[dgram ? 65536 : 1024];
+    struct stat st;
+    bool is_socket = fstat(MASTER_LISTEN_FD, &st) == 0 && S_ISSOCK(st.st_mode) && !dgram;
+    /* Trigger servers that keep state (qmgr, pickup) are not idle-limited by
+     * master's wakeups; those with wakeups set max_idle high themselves. */
+    while (!mail_server_should_exit()) {
+        struct pollfd p[2] = {{MASTER_LISTEN_FD, POLLIN, 0}, {MASTER_WATCH_FD, POLLIN, 0}};
+        int n = poll(p, have_master ? 2 : 1, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            msg_fatal("poll: %m");
+        }
+        if (n == 0)
+            break;
+        if (have_master && p[1].revents) {
+            master_gone = true;
+            break;
+        }
+        mail_server_busy(true);
+        if (is_socket) {
+            int fd = accept4(MASTER_LISTEN_FD, 0, 0, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                ssize_t got = read(fd, buf, sizeof(buf));
+                close(fd);
+                if (got > 0)
+                    srv->trigger(buf, (size_t) got, service_name);
+            }
+        } else {
+            ssize_t got = dgram ? recv(MASTER_LISTEN_FD, buf, sizeof(buf) - 1, MSG_DONTWAIT)
+                                : read(MASTER_LISTEN_FD, buf, sizeof(buf));
+            if (got > 0) {
+                buf[got] = 0;
+                srv->trigger(buf, (size_t) got, service_name);
+            }
+        }
+        mail_server_busy(false);
+        if (max_use > 0 && ++served >= max_use && !dgram)
+            break;
+    }
+}
+
+int mail_server_main(int argc, char **argv, const struct mail_server *srv)
+{
+    bool drop = false;
+    strv overrides = {0};
+    strv_init(&overrides);
+    const char *type = "unix";
+    int ch;
+
+    msg_init(srv->program, MSG_TO_SYSLOG);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, 0);
+    snprintf(service_name, sizeof(service_name), "%s", srv->program);
+
+    while ((ch = getopt(argc, argv, "c:n:t:o:Suvdz")) != -1) {
+        switch (ch) {
+        case 'c': setenv("MAIL_CONFIG", optarg, 1); break;
+        case 'n': snprintf(service_name, sizeof(service_name), "%s", optarg); break;
+        case 't': type = optarg; break;
+        case 'o': strv_add(&overrides, optarg); break;
+        case 'S': standalone = true; break;
+        case 'u': drop = true; break;
+        case 'v': msg_verbose++; break;
+        case 'd': case 'z': break;
+        default: usage(argv[0]);
+        }
+    }
+    (void) type;
+    mail_conf_load(0);
+    for (size_t i = 0; i < overrides.n; i++)
+        if (mail_conf_override_assignment(overrides.v[i]) < 0)
+            msg_fatal("bad -o option: %s (expected name=value)", overrides.v[i]);
+    strv_free(&overrides);
+    mail_conf_override("process_name", srv->program);
+    mail_conf_override("service_name", service_name);
+    mail_conf_setup_logging();
+    if (standalone && isatty(2))
+        msg_set_targets(msg_get_targets() | MSG_TO_STDERR);
+
+    have_master = !standalone && fcntl(MASTER_STATUS_FD, F_GETFD) >= 0;
+    if (!standalone && fcntl(MASTER_LISTEN_FD, F_GETFD) < 0)
+        msg_fatal("no listening socket on fd %d: run me from master, or with -S",
+                  MASTER_LISTEN_FD);
+
+    if (srv->pre_init)
+        srv->pre_init();
+    if (drop && !srv->stay_root)
+        mail_server_drop_privileges();
+    if (srv->post_init)
+        srv->post_init();
+
+    if (standalone) {
+        switch (srv->kind) {
+        case MAIL_SERVER_STREAM: {
+            vstream *client = vstream_open(0);
+            srv->serve(client, service_name);
+            vstream_flush(client);
+            vstream_detach(client);
+            break;
+        }
+        case MAIL_SERVER_TRIGGER:
+        case MAIL_SERVER_DGRAM: {
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(0, buf, sizeof(buf))) > 0)
+                srv->trigger(buf, (size_t) n, service_name);
+            break;
+        }
+        case MAIL_SERVER_EVENT:
+            srv->loop(-1, service_name);
+            break;
+        }
+    } else {
+        switch (srv->kind) {
+        case MAIL_SERVER_STREAM: serve_stream(srv); break;
+        case MAIL_SERVER_TRIGGER: serve_trigger(srv, false); break;
+        case MAIL_SERVER_DGRAM: serve_trigger(srv, true); break;
+        case MAIL_SERVER_EVENT: srv->loop(MASTER_LISTEN_FD, service_name); break;
+        }
+    }
+    if (srv->pre_exit)
+        srv->pre_exit();
+    return 0;
+}

@@ -1,0 +1,458 @@
+/*
+ * qfile.c - queue file records: create, write, commit, read, mark done.
+ *
+ * See qfile.h for the contract and docs/queue-format.md for the format.
+ * Writes go through a small private buffer; the commit path is
+ * write end record -> rewrite size record -> fsync -> fchmod 0700.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "mail/qfile.h"
+#include "mail/mail_conf.h"
+#include "util/mem.h"
+#include "util/safe_file.h"
+
+#define WBUF_SIZE 65536
+#define RBUF_SIZE 65536
+
+struct qfile {
+    int     fd;
+    char   *path;
+    char    id[32];
+    bool    writing;
+    bool    committed;
+    off_t   size_offset;        /* offset of the QREC_SIZE record, -1 if none */
+    struct qfile_sizes sizes;
+    bool    sizes_set;
+    /* write buffer */
+    char   *wbuf;
+    size_t  wlen;
+    off_t   wpos;               /* file offset of wbuf[0] */
+    /* read buffer */
+    char   *rbuf;
+    size_t  rlen, rpos;
+    off_t   roff;               /* file offset of rbuf[0] */
+};
+
+bool qfile_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (const char *p = id; *p; p++, n++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+            return false;
+    return n > 0 && n < 32;
+}
+
+int qfile_path(char *path, size_t size, const char *queue, const char *id)
+{
+    int n = snprintf(path, size, "%s/%s/%s", mail_conf_str("queue_directory"), queue, id);
+    return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
+static qfile *alloc(int fd, const char *path)
+{
+    qfile *q = xcalloc(1, sizeof(*q));
+    q->fd = fd;
+    q->path = xstrdup(path);
+    q->size_offset = -1;
+    const char *slash = strrchr(path, '/');
+    snprintf(q->id, sizeof(q->id), "%s", slash ? slash + 1 : path);
+    return q;
+}
+
+static void release(qfile *q)
+{
+    if (q->fd >= 0)
+        close(q->fd);
+    xfree(q->path);
+    xfree(q->wbuf);
+    xfree(q->rbuf);
+    xfree(q);
+}
+
+/* ---- writing ---- */
+
+qfile *qfile_create(const char *queue, char *id, size_t id_size)
+{
+    char dir[4096], tmp[4200], final[4200];
+    if (qfile_path(dir, sizeof(dir), queue, "") < 0) {
+        errno = ENAMETOOLONG;
+        return 0;
+    }
+    for (int attempt = 0; attempt < 20; attempt++) {
+        struct timeval tv;
+        gettimeofday(&tv, 0);
+        snprintf(tmp, sizeof(tmp), "%s.%ld.%ld.%ld", dir, (long) getpid(), (long) tv.tv_sec,
+                 (long) tv.tv_usec);
+        int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, QFILE_MODE_BUSY);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                continue;
+            return 0;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            int saved = errno;
+            close(fd);
+            unlink(tmp);
+            errno = saved;
+            return 0;
+        }
+        char qid[32];
+        snprintf(qid, sizeof(qid), "%05lX%lX", (unsigned long) tv.tv_usec,
+                 (unsigned long) st.st_ino);
+        snprintf(final, sizeof(final), "%s%s", dir, qid);
+        /* link+unlink rather than rename: never replace an existing file. */
+        if (link(tmp, final) < 0) {
+            int saved = errno;
+            close(fd);
+            unlink(tmp);
+            if (saved == EEXIST)
+                continue;
+            errno = saved;
+            return 0;
+        }
+        unlink(tmp);
+        qfile *q = alloc(fd, final);
+        q->writing = true;
+        q->wbuf = xmalloc(WBUF_SIZE);
+        snprintf(id, id_size, "%s", qid);
+        if (qfile_puts(q, QREC_VERSION, QFILE_VERSION) < 0) {
+            qfile_abort(q);
+            return 0;
+        }
+        return q;
+    }
+    errno = EEXIST;
+    return 0;
+}
+
+static int wflush(qfile *q)
+{
+    if (q->wlen == 0)
+        return 0;
+    if (write_full(q->fd, q->wbuf, q->wlen) < 0)
+        return -1;
+    q->wpos += (off_t) q->wlen;
+    q->wlen = 0;
+    return 0;
+}
+
+static int wadd(qfile *q, const void *p, size_t n)
+{
+    if (q->wlen + n > WBUF_SIZE) {
+        if (wflush(q) < 0)
+            return -1;
+        if (n > WBUF_SIZE) {
+            if (write_full(q->fd, p, n) < 0)
+                return -1;
+            q->wpos += (off_t) n;
+            return 0;
+        }
+    }
+    memcpy(q->wbuf + q->wlen, p, n);
+    q->wlen += n;
+    return 0;
+}
+
+off_t qfile_tell(const qfile *q)
+{
+    return q->wpos + (off_t) q->wlen;
+}
+
+int qfile_put(qfile *q, int type, const void *data, size_t len)
+{
+    if (!q->writing || len > QFILE_MAX_RECORD) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (type == QREC_SIZE)
+        q->size_offset = qfile_tell(q);
+    unsigned char hdr[5] = {(unsigned char) type, (unsigned char) (len >> 24),
+                            (unsigned char) (len >> 16), (unsigned char) (len >> 8),
+                            (unsigned char) len};
+    if (wadd(q, hdr, sizeof(hdr)) < 0 || wadd(q, data, len) < 0)
+        return -1;
+    return 0;
+}
+
+int qfile_puts(qfile *q, int type, const char *text)
+{
+    return qfile_put(q, type, text, strlen(text));
+}
+
+int qfile_putf(qfile *q, int type, const char *fmt, ...)
+{
+    sbuf b = SBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    int rc = qfile_put(q, type, b.s ? b.s : "", b.len);
+    sbuf_free(&b);
+    return rc;
+}
+
+void qfile_format_sizes(const struct qfile_sizes *sz, char out[QFILE_SIZE_LEN])
+{
+    char tmp[QFILE_SIZE_LEN + 1];
+    snprintf(tmp, sizeof(tmp), "%019llu %019llu %019llu %010u %010u",
+             (unsigned long long) sz->content_offset, (unsigned long long) sz->content_size,
+             (unsigned long long) sz->extracted_offset, sz->nrcpt, sz->flags);
+    memcpy(out, tmp, QFILE_SIZE_LEN);
+}
+
+int qfile_parse_sizes(const char *data, size_t len, struct qfile_sizes *sz)
+{
+    char tmp[QFILE_SIZE_LEN + 1];
+    unsigned long long a, b, c;
+    unsigned n, f;
+    if (len != QFILE_SIZE_LEN)
+        return -1;
+    memcpy(tmp, data, len);
+    tmp[len] = 0;
+    if (sscanf(tmp, "%19llu %19llu %19llu %10u %10u", &a, &b, &c, &n, &f) != 5)
+        return -1;
+    sz->content_offset = a;
+    sz->content_size = b;
+    sz->extracted_offset = c;
+    sz->nrcpt = n;
+    sz->flags = f;
+    return 0;
+}
+
+void qfile_set_sizes(qfile *q, const struct qfile_sizes *sz)
+{
+    q->sizes = *sz;
+    q->sizes_set = true;
+}
+
+int qfile_commit(qfile *q, bool fsync_now)
+{
+    if (qfile_put(q, QREC_END, "", 0) < 0 || wflush(q) < 0)
+        goto fail;
+    if (q->size_offset >= 0 && q->sizes_set) {
+        char s[QFILE_SIZE_LEN];
+        qfile_format_sizes(&q->sizes, s);
+        if (pwrite(q->fd, s, QFILE_SIZE_LEN, q->size_offset + 5) != QFILE_SIZE_LEN)
+            goto fail;
+    }
+    if (fsync_now && fdatasync(q->fd) < 0)
+        goto fail;
+    if (fchmod(q->fd, QFILE_MODE_DONE) < 0)
+        goto fail;
+    q->committed = true;
+    q->writing = false;
+    return 0;
+fail:;
+    int saved = errno;
+    qfile_abort(q);
+    errno = saved;
+    return -1;
+}
+
+int qfile_sync(qfile *q)
+{
+    return fdatasync(q->fd);
+}
+
+void qfile_abort(qfile *q)
+{
+    if (!q)
+        return;
+    if (!q->committed)
+        unlink(q->path);
+    release(q);
+}
+
+int qfile_close(qfile *q)
+{
+    int rc = 0;
+    if (q->writing && !q->committed) {
+        qfile_abort(q);
+        errno = EINVAL;
+        return -1;
+    }
+    if (q->fd >= 0 && close(q->fd) < 0)
+        rc = -1;
+    q->fd = -1;
+    release(q);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+qfile *qfile_open_path(const char *path, bool writable)
+{
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    qfile *q = alloc(fd, path);
+    q->rbuf = xmalloc(RBUF_SIZE);
+    return q;
+}
+
+qfile *qfile_open(const char *queue, const char *id, bool writable)
+{
+    char path[4200];
+    if (!qfile_id_ok(id) || qfile_path(path, sizeof(path), queue, id) < 0) {
+        errno = EINVAL;
+        return 0;
+    }
+    return qfile_open_path(path, writable);
+}
+
+/* Read exactly n bytes at the current read position into dst (may be NULL). */
+static int rread(qfile *q, void *dst, size_t n, sbuf *into)
+{
+    while (n > 0) {
+        if (q->rpos == q->rlen) {
+            q->roff += (off_t) q->rlen;
+            q->rpos = q->rlen = 0;
+            ssize_t got;
+            do
+                got = pread(q->fd, q->rbuf, RBUF_SIZE, q->roff);
+            while (got < 0 && errno == EINTR);
+            if (got < 0)
+                return -1;
+            if (got == 0) {
+                errno = EINVAL;
+                return 1;   /* EOF */
+            }
+            q->rlen = (size_t) got;
+        }
+        size_t take = q->rlen - q->rpos < n ? q->rlen - q->rpos : n;
+        if (dst) {
+            memcpy(dst, q->rbuf + q->rpos, take);
+            dst = (char *) dst + take;
+        }
+        if (into)
+            sbuf_add(into, q->rbuf + q->rpos, take);
+        q->rpos += take;
+        n -= take;
+    }
+    return 0;
+}
+
+int qfile_get(qfile *q, sbuf *data, off_t *offset)
+{
+    unsigned char hdr[5];
+    off_t here = q->roff + (off_t) q->rpos;
+    if (offset)
+        *offset = here;
+    int rc = rread(q, hdr, 1, 0);
+    if (rc == 1)
+        return 0;           /* clean end of file */
+    if (rc < 0)
+        return -1;
+    if (rread(q, hdr + 1, 4, 0) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t len = ((size_t) hdr[1] << 24) | ((size_t) hdr[2] << 16) | ((size_t) hdr[3] << 8)
+                 | hdr[4];
+    if (len > QFILE_MAX_RECORD) {
+        errno = EINVAL;
+        return -1;
+    }
+    sbuf_reset(data);
+    sbuf_reserve(data, len);
+    if (rread(q, 0, len, data) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (hdr[0] == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return hdr[0];
+}
+
+int qfile_seek(qfile *q, off_t offset)
+{
+    if (offset < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    q->roff = offset;
+    q->rpos = q->rlen = 0;
+    return 0;
+}
+
+int qfile_mark_done(qfile *q, off_t offset)
+{
+    unsigned char t;
+    if (pread(q->fd, &t, 1, offset) != 1)
+        return -1;
+    if (t != QREC_RCPT && t != QREC_DONE) {
+        errno = EINVAL;
+        return -1;
+    }
+    t = QREC_DONE;
+    if (pwrite(q->fd, &t, 1, offset) != 1)
+        return -1;
+    /* Keep any buffered copy coherent. */
+    if (offset >= q->roff && offset < q->roff + (off_t) q->rlen)
+        q->rbuf[offset - q->roff] = (char) t;
+    return 0;
+}
+
+int qfile_fd(const qfile *q) { return q->fd; }
+const char *qfile_id(const qfile *q) { return q->id; }
+const char *qfile_file(const qfile *q) { return q->path; }
+
+int qfile_validate(const char *path, sbuf *why)
+{
+    qfile *q = qfile_open_path(path, false);
+    if (!q) {
+        sbuf_printf(why, "open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    sbuf data = SBUF_INIT;
+    int type, n = 0, rc = -1, seen_end = 0, seen_sizes = 0;
+    while ((type = qfile_get(q, &data, 0)) > 0) {
+        if (seen_end) {
+            sbuf_adds(why, "data after the end record");
+            goto out;
+        }
+        if (n == 0 && (type != QREC_VERSION || strcmp(sbuf_str(&data), QFILE_VERSION) != 0)) {
+            sbuf_adds(why, "missing or unknown version record");
+            goto out;
+        }
+        if (type == QREC_SIZE) {
+            struct qfile_sizes sz;
+            if (qfile_parse_sizes(data.s, data.len, &sz) < 0) {
+                sbuf_adds(why, "malformed size record");
+                goto out;
+            }
+            seen_sizes = 1;
+        }
+        if (!strchr("VSTFAONoRDWMHBXE", type)) {
+            sbuf_printf(why, "unknown record type 0x%02x", (unsigned) type);
+            goto out;
+        }
+        if (type == QREC_END)
+            seen_end = 1;
+        n++;
+    }
+    if (type < 0)
+        sbuf_adds(why, "damaged record");
+    else if (!seen_end)
+        sbuf_adds(why, "no end record (incomplete file)");
+    else if (!seen_sizes)
+        sbuf_adds(why, "no size record");
+    else
+        rc = 0;
+out:
+    sbuf_free(&data);
+    qfile_close(q);
+    return rc;
+}
