@@ -66,13 +66,30 @@ static struct entry *find(const char *name)
     return 0;
 }
 
-static void invalidate_all(void)
+/*
+ * Forget every expansion, and every default entry (table defaults and the
+ * computed ones are re-created on demand, so a computed default such as
+ * mynetworks follows an override of inet_protocols or mynetworks_style).
+ */
+static void invalidate_all(const struct entry *keep)
 {
-    for (int i = 0; i < NBUCKET; i++)
-        for (struct entry *e = buckets[i]; e; e = e->next) {
+    for (int i = 0; i < NBUCKET; i++) {
+        struct entry **link = &buckets[i];
+        while (*link) {
+            struct entry *e = *link;
+            if (e->src == SRC_DEFAULT && e != keep && !e->visiting) {
+                *link = e->next;
+                xfree(e->name);
+                xfree(e->value);
+                xfree(e->expanded);
+                xfree(e);
+                continue;
+            }
             xfree(e->expanded);
             e->expanded = 0;
+            link = &e->next;
         }
+    }
 }
 
 static struct entry *put(const char *name, const char *value, enum source src, int line)
@@ -87,14 +104,15 @@ static struct entry *put(const char *name, const char *value, enum source src, i
         buckets[h] = e;
     } else {
         changed_existing = 1;
-        xfree(e->value);
     }
-    e->value = xstrdup(value);
+    char *copy = xstrdup(value);     /* value may point into e->value */
+    xfree(e->value);
+    e->value = copy;
     e->src = src;
     e->line = line;
     /* A new default entry changes no other expansion; anything else may. */
     if (changed_existing || src != SRC_DEFAULT)
-        invalidate_all();
+        invalidate_all(e);
     return e;
 }
 
@@ -181,8 +199,10 @@ static void add_net(sbuf *b, int family, const void *addr, const void *mask, con
         snprintf(item, sizeof(item), "%s/%d", text, bits);
     else
         snprintf(item, sizeof(item), "[%s]/%d", text, bits);
-    if (strstr(sbuf_str(b), item))
-        return;
+    size_t ilen = strlen(item);
+    for (const char *hit = strstr(sbuf_str(b), item); hit; hit = strstr(hit + 1, item))
+        if ((hit == b->s || hit[-1] == ' ') && (hit[ilen] == 0 || hit[ilen] == ' '))
+            return;                 /* already listed (whole item, not a suffix) */
     if (b->len)
         sbuf_addc(b, ' ');
     sbuf_adds(b, item);
@@ -381,16 +401,23 @@ const char *mail_conf_raw(const char *name)
 
 static int expand(const char *text, sbuf *out, sbuf *err, int depth);
 
+/* Entries being expanded, outermost first, to name a loop's members. */
+#define EXP_STACK_MAX 128
+static struct entry *exp_stack[EXP_STACK_MAX];
+static int exp_depth;
+
 static const char *expand_name(const char *name, sbuf *err, int depth)
 {
     struct entry *e = find(name);
-    if (!e || e->src == SRC_DEFAULT) {
+    if (!e) {
         const char *def = mail_conf_default(name);
         if (!def)
             return 0;
         e = put(name, def, SRC_DEFAULT, 0);
         /* put() on a new default entry must not lose main.cf state: it only
-         * creates entries for names that had none. */
+         * creates entries for names that had none. An existing default
+         * entry is reused: replacing it would throw away every cached
+         * expansion (and free strings callers still hold). */
     }
     if (e->expanded)
         return e->expanded;
@@ -398,17 +425,27 @@ static const char *expand_name(const char *name, sbuf *err, int depth)
     if (p && p->type == PT_RAW)
         return e->value;
     if (e->visiting) {
-        if (!err->len)
-            sbuf_printf(err, "parameter %s: recursive reference via $%s", name, name);
+        /* Name the whole loop: "$a -> $b -> $a". */
+        if (!err->len) {
+            int from = 0;
+            while (from < exp_depth && exp_stack[from] != e)
+                from++;
+            sbuf_printf(err, "parameter %s: recursive reference: ", name);
+            for (int i = from; i < exp_depth; i++)
+                sbuf_printf(err, "$%s -> ", exp_stack[i]->name);
+            sbuf_printf(err, "$%s", name);
+        }
         return 0;
     }
-    if (depth > 100) {
+    if (depth > 100 || exp_depth >= EXP_STACK_MAX) {
         sbuf_printf(err, "parameter %s: expansion too deep", name);
         return 0;
     }
     e->visiting = 1;
+    exp_stack[exp_depth++] = e;
     sbuf tmp = SBUF_INIT;
     int rc = expand(e->value, &tmp, err, depth + 1);
+    exp_depth--;
     e->visiting = 0;
     if (rc < 0) {
         sbuf_free(&tmp);
@@ -433,6 +470,261 @@ static const char *brace_end(const char *p)
     return 0;
 }
 
+/* Find the bracket that closes an open one (already consumed) at p, counting
+ * nested pairs of the same kind; NULL when there is none. */
+static const char *close_end(const char *p, char close)
+{
+    char open = close == '}' ? '{' : '(';
+    int depth = 1;
+    for (; *p; p++) {
+        if (*p == open)
+            depth++;
+        else if (*p == close && --depth == 0)
+            return p;
+    }
+    return 0;
+}
+
+static const char *skip_blanks(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static int expand_span(const char *s, size_t len, sbuf *out, sbuf *err, int depth)
+{
+    char *sub = xstrndup(s, len);
+    int rc = expand(sub, out, err, depth + 1);
+    xfree(sub);
+    return rc;
+}
+
+/*
+ * The part of ${X?...} or ${X:...} after the operator, where truth says
+ * whether X counts as set (a non-empty parameter, or a relation that
+ * holds). Forms: "?text", "?{a}", "?{a}:{b}", "?{a}:b", ":text", ":{a}".
+ * Blanks around a {value} are ignored. *pp is left past the closing bracket.
+ */
+static int expand_choice(const char **pp, char op, int truth, char close, const char *text,
+                         sbuf *out, sbuf *err, int depth)
+{
+    const char *p = *pp, *a, *b = 0;
+    size_t alen, blen = 0;
+    const char *q = skip_blanks(p);
+    if (*q == '{') {
+        const char *e1 = brace_end(q);
+        if (!e1) {
+            sbuf_printf(err, "unbalanced '{' in \"%s\"", text);
+            return -1;
+        }
+        a = q + 1;
+        alen = (size_t) (e1 - a);
+        p = skip_blanks(e1 + 1);
+        if (op == '?' && *p == ':') {
+            p = skip_blanks(p + 1);
+            if (*p == '{') {
+                const char *e2 = brace_end(p);
+                if (!e2) {
+                    sbuf_printf(err, "unbalanced '{' in \"%s\"", text);
+                    return -1;
+                }
+                b = p + 1;
+                blen = (size_t) (e2 - b);
+                p = skip_blanks(e2 + 1);
+            } else {                /* the second value may go without braces */
+                b = p;
+                if (!(p = close_end(p, close))) {
+                    sbuf_printf(err, "missing '%c' in \"%s\"", close, text);
+                    return -1;
+                }
+                blen = (size_t) (p - b);
+            }
+        }
+        if (*p != close) {
+            sbuf_printf(err, "missing '%c' in \"%s\"", close, text);
+            return -1;
+        }
+    } else {                        /* ${X?text}: text runs to the close */
+        a = p;
+        if (!(p = close_end(p, close))) {
+            sbuf_printf(err, "missing '%c' in \"%s\"", close, text);
+            return -1;
+        }
+        alen = (size_t) (p - a);
+    }
+    *pp = p + 1;
+    if (op == '?') {
+        if (truth)
+            return expand_span(a, alen, out, err, depth);
+        return b ? expand_span(b, blen, out, err, depth) : 0;
+    }
+    return truth ? 0 : expand_span(a, alen, out, err, depth);
+}
+
+/* Compatibility levels compare as major.minor.patch numbers ("3.10" > "3.9"). */
+static int parse_level(const char *s, long v[3])
+{
+    v[0] = v[1] = v[2] = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!isdigit((unsigned char) *s))
+            return -1;
+        errno = 0;
+        char *end;
+        v[i] = strtol(s, &end, 10);
+        if (errno)
+            return -1;
+        s = end;
+        if (*s == 0)
+            return 0;
+        if (*s != '.')
+            return -1;
+        s++;
+    }
+    return -1;
+}
+
+static int all_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char) *s))
+            return 0;
+    return 1;
+}
+
+/* Numeric comparison of digit strings of any length. */
+static int compare_digits(const char *a, const char *b)
+{
+    while (*a == '0' && a[1])
+        a++;
+    while (*b == '0' && b[1])
+        b++;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    return strcmp(a, b);
+}
+
+/*
+ * ${{value1} OP {value2} ? ... : ...}, with OP one of == != < <= > >=
+ * (numeric when both sides are all digits, else by bytes), or the same
+ * followed by "level" to compare compatibility levels. *pp points at the
+ * first '{' and is left past the closing bracket.
+ */
+static int expand_relation(const char **pp, char close, const char *text, sbuf *out,
+                           sbuf *err, int depth)
+{
+    sbuf left = SBUF_INIT, right = SBUF_INIT;
+    const char *p = *pp, *e;
+    int rc = -1;
+    if (!(e = brace_end(p))) {
+        sbuf_printf(err, "unbalanced '{' in \"%s\"", text);
+        goto done;
+    }
+    if (expand_span(p + 1, (size_t) (e - p - 1), &left, err, depth) < 0)
+        goto done;
+    p = skip_blanks(e + 1);
+    char opname[3] = "";
+    size_t n = 0;
+    while (n < 2 && *p && strchr("=!<>", *p))
+        opname[n++] = *p++;
+    opname[n] = 0;
+    int level = strncmp(p, "level", 5) == 0;
+    if (level)
+        p += 5;
+    static const char *const ops[] = {"==", "!=", "<", "<=", ">", ">="};
+    int op = -1;
+    for (int i = 0; i < 6; i++)
+        if (strcmp(opname, ops[i]) == 0)
+            op = i;
+    if (op < 0) {
+        sbuf_printf(err, "bad relational operator in \"%s\"", text);
+        goto done;
+    }
+    p = skip_blanks(p);
+    if (*p != '{' || !(e = brace_end(p))) {
+        sbuf_printf(err, "expected '{value}' after \"%s\" in \"%s\"", opname, text);
+        goto done;
+    }
+    if (expand_span(p + 1, (size_t) (e - p - 1), &right, err, depth) < 0)
+        goto done;
+    p = skip_blanks(e + 1);
+    if (*p != '?' && *p != ':') {
+        sbuf_printf(err, "expected '?' or ':' after relational expression in \"%s\"", text);
+        goto done;
+    }
+    const char *l = sbuf_str(&left), *r = sbuf_str(&right);
+    int cmp;
+    if (level) {
+        long lv[3], rv[3];
+        if (parse_level(l, lv) < 0 || parse_level(r, rv) < 0) {
+            sbuf_printf(err, "bad compatibility level \"%s\" or \"%s\" in \"%s\"", l, r, text);
+            goto done;
+        }
+        cmp = 0;
+        for (int i = 0; i < 3 && cmp == 0; i++)
+            cmp = lv[i] < rv[i] ? -1 : lv[i] > rv[i];
+    } else if (all_digits(l) && all_digits(r)) {
+        cmp = compare_digits(l, r);
+    } else {
+        cmp = strcmp(l, r);
+    }
+    int truth = op == 0 ? cmp == 0 : op == 1 ? cmp != 0 : op == 2 ? cmp < 0
+              : op == 3 ? cmp <= 0 : op == 4 ? cmp > 0 : cmp >= 0;
+    char which = *p++;
+    rc = expand_choice(&p, which, truth, close, text, out, err, depth);
+    *pp = p;
+done:
+    sbuf_free(&left);
+    sbuf_free(&right);
+    return rc;
+}
+
+/* "${...}" or "$(...)"; *pp points at the opening bracket and is left
+ * past the closing one. */
+static int expand_bracketed(const char **pp, const char *text, sbuf *out, sbuf *err, int depth)
+{
+    const char *p = *pp;
+    char close = *p == '{' ? '}' : ')';
+    p++;
+    if (*skip_blanks(p) == '{') {
+        p = skip_blanks(p);
+        int rc = expand_relation(&p, close, text, out, err, depth);
+        *pp = p;
+        return rc;
+    }
+    const char *s = p;
+    while (isalnum((unsigned char) *p) || *p == '_')
+        p++;
+    size_t n = (size_t) (p - s);
+    char name[256];
+    if (n == 0 || n >= sizeof(name)) {
+        sbuf_printf(err, "bad parameter name in \"%s\"", text);
+        return -1;
+    }
+    memcpy(name, s, n);
+    name[n] = 0;
+    if (*p != close && *p != '?' && *p != ':') {
+        sbuf_printf(err, "bad $%c...%c syntax in \"%s\"", close == '}' ? '{' : '(', close, text);
+        return -1;
+    }
+    const char *v = expand_name(name, err, depth);
+    if (!v && err->len)
+        return -1;
+    if (*p == close) {
+        if (v)
+            sbuf_adds(out, v);
+        *pp = p + 1;
+        return 0;
+    }
+    char op = *p++;
+    int rc = expand_choice(&p, op, v && *v, close, text, out, err, depth);
+    *pp = p;
+    return rc;
+}
+
 static int expand(const char *text, sbuf *out, sbuf *err, int depth)
 {
     const char *p = text;
@@ -447,114 +739,13 @@ static int expand(const char *text, sbuf *out, sbuf *err, int depth)
             p++;
             continue;
         }
+        if (*p == '{' || *p == '(') {
+            if (expand_bracketed(&p, text, out, err, depth) < 0)
+                return -1;
+            continue;
+        }
         char name[256];
         size_t n = 0;
-        if (*p == '{' || *p == '(') {
-            char close = *p == '{' ? '}' : ')';
-            const char *s = ++p;
-            while (*p && (isalnum((unsigned char) *p) || *p == '_' || *p == '-'))
-                p++;
-            n = (size_t) (p - s);
-            if (n == 0 || n >= sizeof(name)) {
-                sbuf_printf(err, "bad parameter name in \"%s\"", text);
-                return -1;
-            }
-            memcpy(name, s, n);
-            name[n] = 0;
-            if (*p == close) {
-                p++;
-                const char *v = expand_name(name, err, depth);
-                if (!v && err->len)
-                    return -1;
-                if (v)
-                    sbuf_adds(out, v);
-                continue;
-            }
-            if (close == '}' && (*p == '?' || *p == ':')) {
-                char op = *p++;
-                const char *v = expand_name(name, err, depth);
-                if (!v && err->len)
-                    return -1;
-                int nonempty = v && *v;
-                const char *a = 0, *b = 0;
-                size_t alen = 0, blen = 0;
-                const char *after;
-                if (*p == '{') {
-                    const char *e1 = brace_end(p);
-                    if (!e1) {
-                        sbuf_printf(err, "unbalanced '{' in \"%s\"", text);
-                        return -1;
-                    }
-                    a = p + 1;
-                    alen = (size_t) (e1 - a);
-                    p = e1 + 1;
-                    while (*p == ' ' || *p == '\t')
-                        p++;
-                    if (op == '?' && *p == ':') {
-                        p++;
-                        while (*p == ' ' || *p == '\t')
-                            p++;
-                        if (*p != '{') {
-                            sbuf_printf(err, "expected '{' after ':' in \"%s\"", text);
-                            return -1;
-                        }
-                        const char *e2 = brace_end(p);
-                        if (!e2) {
-                            sbuf_printf(err, "unbalanced '{' in \"%s\"", text);
-                            return -1;
-                        }
-                        b = p + 1;
-                        blen = (size_t) (e2 - b);
-                        p = e2 + 1;
-                        while (*p == ' ' || *p == '\t')
-                            p++;
-                    }
-                    if (*p != '}') {
-                        sbuf_printf(err, "missing '}' in \"%s\"", text);
-                        return -1;
-                    }
-                    after = p + 1;
-                } else {
-                    /* ${name?text}: text runs to the matching '}' */
-                    int d = 1;
-                    a = p;
-                    while (*p && d) {
-                        if (*p == '{')
-                            d++;
-                        else if (*p == '}')
-                            d--;
-                        if (d)
-                            p++;
-                    }
-                    if (!*p) {
-                        sbuf_printf(err, "missing '}' in \"%s\"", text);
-                        return -1;
-                    }
-                    alen = (size_t) (p - a);
-                    after = p + 1;
-                }
-                const char *pick = 0;
-                size_t plen = 0;
-                if (op == '?') {
-                    if (nonempty) { pick = a; plen = alen; }
-                    else if (b) { pick = b; plen = blen; }
-                } else if (!nonempty) {
-                    pick = a;
-                    plen = alen;
-                }
-                if (pick) {
-                    char *sub = xstrndup(pick, plen);
-                    int rc = expand(sub, out, err, depth + 1);
-                    xfree(sub);
-                    if (rc < 0)
-                        return -1;
-                }
-                p = after;
-                continue;
-            }
-            sbuf_printf(err, "bad ${...} syntax in \"%s\"", text);
-            return -1;
-        }
         while (isalnum((unsigned char) *p) || *p == '_') {
             if (n + 1 >= sizeof(name)) {
                 sbuf_printf(err, "parameter name too long in \"%s\"", text);
@@ -655,10 +846,39 @@ int mail_conf_parse_time(const char *s, char default_unit, long *seconds)
     return 0;
 }
 
+/*
+ * A time parameter's default unit is the unit its default is written with
+ * ("300s", "5d", "${stress?{10}:{300}}s"). A default that is just another
+ * parameter ("$postscreen_dnsbl_ttl") takes that parameter's unit.
+ */
 static char default_unit(const struct param_def *p)
 {
-    size_t n = strlen(p->def);
-    return n && isalpha((unsigned char) p->def[n - 1]) ? p->def[n - 1] : 's';
+    for (int hops = 0; p && hops < 8; hops++) {
+        const char *d = p->def;
+        size_t n = strlen(d);
+        if (n >= 2 && strchr("smhdw", d[n - 1]) &&
+            (isdigit((unsigned char) d[n - 2]) || d[n - 2] == '}'))
+            return d[n - 1];
+        if (d[0] != '$')
+            break;
+        char ref[128];
+        size_t i = 0;
+        const char *q = d + 1 + (d[1] == '{');
+        while (i + 1 < sizeof(ref) && (isalnum((unsigned char) q[i]) || q[i] == '_'))
+            ref[i] = q[i], i++;
+        ref[i] = 0;
+        if (q[i] != (d[1] == '{' ? '}' : 0) || (d[1] == '{' && q[i + 1]))
+            break;
+        p = param_find(ref);
+        if (p && p->type != PT_TIME)
+            break;
+    }
+    return 's';
+}
+
+static int time_below_min(const struct param_def *p, long secs)
+{
+    return p && (((p->flags & PF_MIN0) && secs < 0) || ((p->flags & PF_MIN1) && secs < 1));
 }
 
 int mail_conf_bool(const char *name)
@@ -699,12 +919,57 @@ long mail_conf_time(const char *name)
     long secs;
     if (mail_conf_parse_time(v, p ? default_unit(p) : 's', &secs) < 0)
         conf_fatal_at(name, "bad time configuration", v);
+    if (time_below_min(p, secs))
+        conf_fatal_at(name, "invalid time configuration (must be > 0)", v);
     return secs;
 }
 
+/*
+ * Split a list value on commas and white space, keeping "{...}" groups
+ * whole: "inline:{ a=1, b=2 }" stays one item, and an item that is all
+ * one group ("{ inet:host:port, timeout=10s }") loses its outer braces
+ * and the blanks just inside them, as with strv_split_list(). An
+ * unbalanced '{' makes the rest of the value one item.
+ */
 void mail_conf_list(const char *name, strv *out)
 {
-    strv_split(out, mail_conf_str(name), STRV_LIST_DELIMS);
+    const char *s = mail_conf_str(name);
+    if (!out->v)
+        strv_init(out);
+    while (*s) {
+        s += strspn(s, STRV_LIST_DELIMS);
+        if (!*s)
+            break;
+        const char *start = s;
+        int depth = 0;
+        for (; *s; s++) {
+            if (*s == '{')
+                depth++;
+            else if (*s == '}' && depth > 0)
+                depth--;
+            else if (depth == 0 && strchr(STRV_LIST_DELIMS, *s))
+                break;
+        }
+        const char *end = s;
+        if (*start == '{' && end > start + 1 && end[-1] == '}' && depth == 0) {
+            int d = 0;
+            const char *match = start;
+            for (; match < end; match++)
+                if (*match == '{')
+                    d++;
+                else if (*match == '}' && --d == 0)
+                    break;
+            if (match == end - 1) {     /* the first '{' closes at the end */
+                start++;
+                end--;
+                while (start < end && strchr(" \t\r\n", *start))
+                    start++;
+                while (end > start && strchr(" \t\r\n", end[-1]))
+                    end--;
+            }
+        }
+        strv_addn(out, start, (size_t) (end - start));
+    }
 }
 
 /* ---- validation ---- */
@@ -732,7 +997,13 @@ static int check_value(const struct param_def *p, const char *v, const char **wh
         return 0;
     case PT_TIME:
         *why = "bad time configuration";
-        return mail_conf_parse_time(v, default_unit(p), &t);
+        if (mail_conf_parse_time(v, default_unit(p), &t) < 0)
+            return -1;
+        if (time_below_min(p, t)) {
+            *why = "invalid time configuration";
+            return -1;
+        }
+        return 0;
     default:
         return 0;
     }

@@ -8,7 +8,12 @@
  *   ${name?text} ${name?{text}}   text when name is non-empty
  *   ${name:text} ${name:{text}}   text when name is empty or undefined
  *   ${name?{a}:{b}}        a when name is non-empty, else b
+ *   ${{x} OP {y} ? {a} : {b}}   a when the relation holds, else b; OP is
+ *                          == != < <= > >= (numeric for digit strings),
+ *                          or <level ... >=level (compatibility levels)
  *   $$                     a literal $
+ * mail_conf_list() splits on commas and blanks but keeps "{...}" groups
+ * whole (an item that is one group loses its outer braces).
  * A loop ($a -> $b -> $a) is a fatal error naming both parameters.
  * A typed read of a bad value is a fatal error naming main.cf, the line
  * and the parameter; mail_conf_validate() finds all of them without
