@@ -16,5 +16,13 @@ need_packages() {
 
 BUILD_PACKAGES="build-essential cmake pkg-config libssl-dev libsasl2-dev libdb5.3-dev
   liblmdb-dev libpcre2-dev libsasl2-modules sasl2-bin openssl"
-TEST_PACKAGES="libcmocka-dev python3-pytest swaks dnsmasq-base db5.3-util lmdb-utils
+# bsd-mailx needs a mail-transport-agent: tools/mta-package.sh registers Hikyaku
+# as one first (need_test_packages), so apt does not pull in exim4.
+TEST_PACKAGES="bsd-mailx libcmocka-dev python3-pytest swaks dnsmasq-base db5.3-util lmdb-utils
   clang libclang-rt-14-dev procps"
+
+# Test packages, after registering Hikyaku as the MTA so bsd-mailx pulls in no exim4.
+need_test_packages() {
+    sh tools/mta-package.sh
+    need_packages $BUILD_PACKAGES $TEST_PACKAGES
+}

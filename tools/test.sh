@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . tools/deps.sh
-need_packages $BUILD_PACKAGES $TEST_PACKAGES
+need_test_packages
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
