@@ -15,6 +15,14 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$p
 cmake --build build -j"$(nproc)"
 cmake --install build >/dev/null
 
+# The usual system paths, only where nothing stands (never replace another MTA).
+[ -e /usr/sbin/sendmail ] || [ -L /usr/sbin/sendmail ] || ln -s "$prefix/sbin/sendmail" /usr/sbin/sendmail
+for l in mailq newaliases; do
+    [ -e /usr/bin/$l ] || [ -L /usr/bin/$l ] || ln -s "$prefix/sbin/sendmail" /usr/bin/$l
+done
+# Tell dpkg an MTA is present, so mail clients do not pull in exim4.
+sh tools/mta-package.sh
+
 getent group postdrop >/dev/null || groupadd --system postdrop
 getent passwd postfix >/dev/null || useradd --system --home-dir /var/spool/postfix \
     --no-create-home --shell /usr/sbin/nologin --user-group postfix
