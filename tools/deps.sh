@@ -23,6 +23,6 @@ TEST_PACKAGES="bsd-mailx libcmocka-dev python3-pytest swaks dnsmasq-base db5.3-u
 
 # Test packages, after registering Hikyaku as the MTA so bsd-mailx pulls in no exim4.
 need_test_packages() {
-    sh tools/mta-package.sh
+    sh tools/mta-package.sh || true
     need_packages $BUILD_PACKAGES $TEST_PACKAGES
 }
