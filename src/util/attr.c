@@ -210,7 +210,7 @@ static void explain(const attr_list *l, const char *name, enum attr_type want, s
     if (i < 0)
         sbuf_printf(why, "missing attribute \"%s\"", name);
     else if (l->a[i].type != (want == ATTR_DATA ? ATTR_STR : want))
-        sbuf_printf(why, "attribute \"%s\" is a %s, expected a %s", name,
+        sbuf_printf(why, "attribute \"%s\" has type %s, expected %s", name,
                     type_name(l->a[i].type), type_name(want));
     else
         sbuf_printf(why, "attribute \"%s\" contains a NUL byte", name);

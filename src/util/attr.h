@@ -155,7 +155,8 @@ static inline const attr_list **attr_ck_list_ptr(const attr_list **p) { return p
 #define ATTR_RECV_INT(name, p)      ATTR_INT, attr_ck_name(name), attr_ck_int_ptr(p)
 #define ATTR_RECV_LONG(name, p)     ATTR_LONG, attr_ck_name(name), attr_ck_long_ptr(p)
 #define ATTR_RECV_STR(name, p)      ATTR_STR, attr_ck_name(name), attr_ck_str_ptr(p)
-#define ATTR_RECV_DATA(name, p, n)  ATTR_DATA, attr_ck_name(name), attr_ck_str_ptr(p), attr_ck_size_ptr(n)
+#define ATTR_RECV_DATA(name, p, n)  ATTR_DATA, attr_ck_name(name), attr_ck_str_ptr(p), \
+                                    attr_ck_size_ptr(n)
 #define ATTR_RECV_LIST(name, p)     ATTR_LIST, attr_ck_name(name), attr_ck_list_ptr(p)
 
 #endif

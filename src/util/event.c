@@ -65,6 +65,7 @@ struct event_loop {
     size_t  nheap, capheap;
     uint64_t next_id;
     struct defer_queue defer, running;
+    size_t  run_next;           /* next call to make in running */
     struct sig_slot sig[NSIG];
     int     stop;
 };
@@ -237,7 +238,8 @@ static int epoll_apply(event_loop *loop, int fd, struct fd_slot *s)
     }
     struct epoll_event ev;
     memset(&ev, 0, sizeof(ev));
-    ev.events = ((s->events & EVENT_READ) ? EPOLLIN : 0) | ((s->events & EVENT_WRITE) ? EPOLLOUT : 0);
+    ev.events = ((s->events & EVENT_READ) ? EPOLLIN : 0)
+              | ((s->events & EVENT_WRITE) ? EPOLLOUT : 0);
     ev.data.u64 = (uint64_t) s->gen << 32 | (uint32_t) fd;
     if (epoll_ctl(loop->epfd, s->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
         return -1;
@@ -454,8 +456,15 @@ static int defer_drop(struct defer_queue *q, event_fn fn, void *ctx)
 
 int event_defer_cancel(event_loop *loop, event_fn fn, void *ctx)
 {
-    /* Also the batch being run: a call may cancel one queued after it. */
-    return defer_drop(&loop->defer, fn, ctx) + defer_drop(&loop->running, fn, ctx);
+    int dropped = defer_drop(&loop->defer, fn, ctx);
+    /* Calls still waiting in the batch being run are blanked, not moved. */
+    for (size_t i = loop->run_next; i < loop->running.n; i++) {
+        if (loop->running.v[i].fn == fn && loop->running.v[i].ctx == ctx) {
+            loop->running.v[i].fn = 0;
+            dropped++;
+        }
+    }
+    return dropped;
 }
 
 static int run_deferred(event_loop *loop)
@@ -465,13 +474,14 @@ static int run_deferred(event_loop *loop)
     loop->defer = tmp;
     loop->defer.n = 0;
     int count = 0;
-    /* running.n may shrink under us (event_defer_cancel); index each time. */
-    for (size_t i = 0; i < loop->running.n; i++) {
-        struct deferred d = loop->running.v[i];
+    for (loop->run_next = 0; loop->run_next < loop->running.n;) {
+        struct deferred d = loop->running.v[loop->run_next++];
+        if (!d.fn)
+            continue;
         d.fn(loop, d.ctx);
         count++;
     }
-    loop->running.n = 0;
+    loop->running.n = loop->run_next = 0;
     return count;
 }
 

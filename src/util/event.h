@@ -34,7 +34,10 @@
  * WNOHANG) in a loop). Only one loop per process may handle signals. A
  * forked child calls event_child_reset() first: it restores the default
  * action of those signals and closes the child's copy of the self-pipe.
- * All the loop's own descriptors are close-on-exec.
+ * A child must not otherwise touch the parent's loop: the epoll instance
+ * is shared across fork, so a change made in the child changes the
+ * parent's. It execs, or makes a loop of its own. All the loop's own
+ * descriptors are close-on-exec.
  *
  * ITERATION. event_loop_once: run the calls deferred before this
  * iteration (deferred calls made meanwhile wait for the next one), wait

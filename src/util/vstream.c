@@ -176,7 +176,12 @@ int vstream_detach(vstream *s)
 }
 
 int vstream_fd(const vstream *s) { return s->fd; }
-void vstream_set_timeout(vstream *s, int timeout_ms) { s->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms; }
+
+void vstream_set_timeout(vstream *s, int timeout_ms)
+{
+    s->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
 int vstream_timeout_ms(const vstream *s) { return s->timeout_ms; }
 void vstream_set_deadline(vstream *s, int on) { s->deadline_mode = on != 0; }
 void *vstream_io_context(const vstream *s) { return s->ctx; }
@@ -190,7 +195,12 @@ void vstream_set_io(vstream *s, vstream_read_fn rd, vstream_write_fn wr, void *c
 
 int vstream_flags(const vstream *s) { return s->rflags | s->wflags; }
 int vstream_eof(const vstream *s) { return (s->rflags & VSTREAM_F_EOF) != 0; }
-int vstream_timed_out(const vstream *s) { return ((s->rflags | s->wflags) & VSTREAM_F_TIMEOUT) != 0; }
+
+int vstream_timed_out(const vstream *s)
+{
+    return ((s->rflags | s->wflags) & VSTREAM_F_TIMEOUT) != 0;
+}
+
 int vstream_errno(const vstream *s) { return s->err; }
 
 int vstream_error(const vstream *s)

@@ -125,7 +125,8 @@ ssize_t vstream_read_some(vstream *s, void *buf, size_t n);
 /* Bytes already in the input buffer (no system call): a pipelining check,
  * or plaintext that must be discarded after STARTTLS. */
 size_t vstream_peek_pending(const vstream *s);
-/* 1 if input is buffered or the descriptor is readable right now, else 0. */
+/* 1 if input is buffered or the descriptor is readable right now, else 0.
+ * Data held inside a replaced I/O layer (a TLS record) is not seen. */
 int vstream_input_waiting(vstream *s);
 /* Drop buffered input; returns how many bytes were dropped. */
 size_t vstream_purge_input(vstream *s);
