@@ -305,3 +305,41 @@ int dict_split_braced(const char *text, strv *out)
         s = p;
     }
 }
+
+int dict_open_list(const char *type, const char *name, int open_flags, int dict_flags,
+                   dict ***out, char **err)
+{
+    char *inner = 0;
+    strv specs = { 0, 0, 0 };
+    if (dict_braced_name(name, &inner) != 1 || dict_split_braced(inner, &specs) < 0
+        || specs.n == 0) {
+        *err = dict_errorf("bad syntax: \"%s:%s\"; need \"%s:{type:name...}\"", type, name, type);
+        xfree(inner);
+        strv_free(&specs);
+        return -1;
+    }
+    xfree(inner);
+    dict **list = xcalloc(specs.n, sizeof(dict *));
+    for (size_t i = 0; i < specs.n; i++) {
+        char *why = 0;
+        list[i] = dict_open(specs.v[i], open_flags, dict_flags, &why);
+        if (!list[i]) {
+            *err = dict_errorf("%s:%s: %s", type, name, why);
+            xfree(why);
+            dict_close_list(list, (int) i);
+            strv_free(&specs);
+            return -1;
+        }
+    }
+    int n = (int) specs.n;
+    strv_free(&specs);
+    *out = list;
+    return n;
+}
+
+void dict_close_list(dict **list, int n)
+{
+    for (int i = 0; i < n; i++)
+        dict_close(list[i]);
+    xfree(list);
+}

@@ -15,6 +15,18 @@
  * DICT_FLAG_FOLD_FIX is set, as Postfix does; pattern tables
  * (regexp, pcre, cidr) match the whole key as given.
  *
+ * update() returns 0 (stored), 1 (duplicate: kept or replaced per the
+ * DICT_FLAG_DUP_* flags; DUP_WARN/no flag logs "duplicate entry"), -1
+ * (error, d->error set); remove() 0 removed, 1 absent, -1 error. Operations
+ * a type does not have (a NULL pointer) fail with DICT_ERR_CONFIG through
+ * the dict_*() wrappers. Bad lines in table files are logged with msg_warn
+ * ("FILE, line N: ...") and skipped; opening fails only when the table
+ * cannot be read at all.
+ *
+ * To build or rewrite an indexed table use dict_build.h (temporary file,
+ * atomic rename), not dict_open(O_RDWR). postmap/postalias logic shared by
+ * both commands is in dict_tool.h. See docs/tables.md for the formats.
+ *
  * This interface does not know about mail addresses: the Postfix search
  * order (user@domain, user, @domain) is in src/mail/.
  */

@@ -209,6 +209,14 @@ static int db_changed(dict *d)
         || st.st_mtime != p->st.st_mtime || st.st_size != p->st.st_size;
 }
 
+static void quiet(const DB_ENV *env, const char *prefix, const char *text)
+{
+    (void) env;
+    (void) prefix;
+    if (msg_verbose)
+        msg_info("Berkeley DB: %s", text);
+}
+
 static dict *db_open(const char *type, DBTYPE dbtype, const char *name,
                      int open_flags, int dict_flags, char **err)
 {
@@ -221,6 +229,7 @@ static dict *db_open(const char *type, DBTYPE dbtype, const char *name,
         xfree(path);
         return 0;
     }
+    db->set_errcall(db, quiet);         /* errors are reported from return codes */
     int writing = (open_flags & (O_RDWR | O_WRONLY)) != 0;
     size_t cache = writing ? tune->db_create_buffer : tune->db_read_buffer;
     if (cache < 20 * 1024)

@@ -31,6 +31,15 @@ dict *dict_pipemap_open(const char *name, int open_flags, int dict_flags, char *
 dict *dict_unionmap_open(const char *name, int open_flags, int dict_flags, char **err);
 dict *dict_randmap_open(const char *name, int open_flags, int dict_flags, char **err);
 
+/*
+ * An in-memory table over t (dict_internal.c): lookup, update, remove,
+ * sequence; folds keys per dict_flags. Takes ownership of t. inline: and
+ * texthash: fill a memtab and wrap it with this.
+ */
+struct memtab;
+dict *dict_mem_wrap(const char *type, const char *name, int open_flags, int dict_flags,
+                    struct memtab *t);
+
 /* malloc'd printf, for *err messages. */
 char *dict_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -46,5 +55,15 @@ int dict_split_braced(const char *text, struct strv *out);
  * 0 if it does not start with '{'; -1 if the closing brace is missing or
  * text follows it. */
 int dict_braced_name(const char *name, char **inner);
+
+
+/*
+ * Open the tables listed in "{type:name, type:name ...}" (pipemap:,
+ * unionmap:). Returns the count (>= 1) and a malloc'd array in *out, or
+ * -1 with *err set.
+ */
+int dict_open_list(const char *type, const char *name, int open_flags, int dict_flags,
+                   dict ***out, char **err);
+void dict_close_list(dict **list, int n);
 
 #endif
