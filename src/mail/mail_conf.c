@@ -147,6 +147,14 @@ static char *computed_hostname(void)
     host[sizeof(host) - 1] = 0;
     for (char *p = host; *p; p++)
         *p = (char) tolower((unsigned char) *p);
+    /* Like Postfix: a name without a dot gets .$mydomain when main.cf sets
+     * mydomain, else .localdomain, so myhostname is always qualified. */
+    if (!strchr(host, '.')) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "%s.%s", host,
+                    mail_conf_is_set("mydomain") ? mail_conf_str("mydomain") : "localdomain");
+        return sbuf_steal(&b);
+    }
     return xstrdup(host);
 }
 
