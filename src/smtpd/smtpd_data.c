@@ -1,0 +1,210 @@
+/*
+ * smtpd_data.c - DATA (RFC 5321 4.1.1.4): receive the message and commit
+ * it through cleanup.
+ *
+ * The steps, in order; the commit point is cleanup_finish():
+ *   1. refuse DATA without MAIL/valid RCPT, or with an argument;
+ *      smtpd_data_restrictions;
+ *   2. "354 End data with <CR><LF>.<CR><LF>";
+ *   3. send our Received: header, then each content line (dot-unstuffed,
+ *      LF line ends) to cleanup; the end of data is decided by
+ *      smtpd_dot.c (smtpd_forbid_bare_newline; <LF>.<LF> and friends are
+ *      never the end in the default "normalize" mode);
+ *   4. while reading, count bytes against message_size_limit: once over,
+ *      stop sending to cleanup but keep reading to the end of data;
+ *   5. at the end: too big -> drop the queue file, "552 5.3.4 Error:
+ *      message file too big"; bare LF in "reject" mode -> drop, "550
+ *      5.5.2 Error: bare <LF> received";
+ *   6. cleanup_finish(): CLEANUP_STAT_OK means the file is complete and
+ *      on stable storage -- only then "250 2.0.0 Ok: queued as ID". Any
+ *      other status is answered with cleanup's reason (4xx/5xx) and the
+ *      message is not queued.
+ * A timeout or lost connection in the middle drops the queue file and
+ * ends the session ("timeout after DATA (N bytes) from X").
+ *
+ * Does not: header checks or header fixes (cleanup does them).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "mail/mail_conf.h"
+#include "util/msg.h"
+
+#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_dot.h"
+
+#define DATA_CHUNK 65536        /* bytes collected before each cleanup_data() */
+
+struct data_out {
+    cleanup_client *cc;
+    sbuf buf;
+    bool failed;                /* cleanup_data() failed: finish will say why */
+};
+
+static void out_flush(struct data_out *o)
+{
+    if (o->buf.len && !o->failed && cleanup_data(o->cc, o->buf.s, o->buf.len) < 0)
+        o->failed = true;
+    sbuf_reset(&o->buf);
+}
+
+static void out_write(struct data_out *o, const char *p, size_t n)
+{
+    if (o->failed)
+        return;
+    sbuf_add(&o->buf, p, n);
+    if (o->buf.len >= DATA_CHUNK)
+        out_flush(o);
+}
+
+/* Default reply text for a cleanup status without a reason. */
+static const char *status_text(int status)
+{
+    if (status & CLEANUP_STAT_SIZE)
+        return "5.3.4 Error: message file too big";
+    if (status & CLEANUP_STAT_CONT)
+        return "5.7.1 Error: message content rejected";
+    if (status & CLEANUP_STAT_HOPS)
+        return "5.4.0 Error: too many hops";
+    if (status & CLEANUP_STAT_RCPT)
+        return "5.5.1 Error: no valid recipients";
+    if (status & CLEANUP_STAT_DEFER)
+        return "4.7.1 Error: try again later";
+    return "4.3.0 Error: queue file write error";
+}
+
+/* The session ends in the middle of the data. */
+static int data_lost(SMTPD_STATE *st, long long bytes)
+{
+    if (vstream_timed_out(st->client)) {
+        msg_info("timeout after DATA (%lld bytes) from %s", bytes, st->namaddr);
+        vstream_clearerr(st->client);
+        smtpd_reply(st, "421 4.4.2 %s Error: timeout exceeded", st->myhostname);
+    } else {
+        msg_info("lost connection after DATA (%lld bytes) from %s", bytes, st->namaddr);
+    }
+    smtpd_mail_reset(st);       /* drops the incomplete queue file */
+    st->done = true;
+    return -1;
+}
+
+int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
+{
+    struct smtpd_dot dot;
+    struct data_out out;
+    long long size = 0;
+    bool too_big = false, first = true;
+    sbuf reason = SBUF_INIT;
+
+    if (*args) {
+        smtpd_reply(st, "501 5.5.4 Syntax: DATA");
+        return -1;
+    }
+    if (!st->sender) {
+        smtpd_reply(st, "503 5.5.1 Error: need RCPT command");
+        return -1;
+    }
+    if (st->rcpt_count == 0 || !st->cleanup) {
+        /* RFC 2920 3.1: DATA after only rejected recipients. */
+        if (st->cmd_total[SMTPD_CMD_RCPT] > 0)
+            smtpd_reply(st, "554 5.5.1 Error: no valid recipients");
+        else
+            smtpd_reply(st, "503 5.5.1 Error: need RCPT command");
+        return -1;
+    }
+    if (mail_conf_str("smtpd_data_restrictions")[0]) {
+        struct smtpd_check chk;
+        smtpd_check_setup(st, &chk);
+        int status = smtpd_check_data(&chk);
+        if (status == SMTPD_CHECK_REJECT)
+            smtpd_reply(st, "%s", sbuf_str(&chk.reply));
+        smtpd_check_free(&chk);
+        if (status == SMTPD_CHECK_REJECT)
+            return -1;
+    }
+
+    smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
+
+    out.cc = st->cleanup;
+    out.failed = false;
+    sbuf_init(&out.buf);
+    smtpd_received(st, time(0), &out.buf);
+
+    smtpd_dot_init(&dot, st->dot_mode, st->line_end);
+    for (;;) {
+        int how = vstream_get_line(st->client, &st->line, st->line_limit);
+        if (how == VSTREAM_LINE_ERR || how == VSTREAM_LINE_EOF) {
+            sbuf_free(&out.buf);
+            return data_lost(st, size);
+        }
+        size_t skip;
+        int kind = smtpd_dot_line(&dot, st->line.s ? st->line.s : "", st->line.len, how, &skip);
+        if (kind == SMTPD_DOT_END)
+            break;
+        if (kind == SMTPD_DOT_DROP)
+            continue;
+        const char *p = (st->line.s ? st->line.s : "") + skip;
+        size_t n = st->line.len - skip;
+        /* Content that starts with white space would continue our
+         * Received: header; an empty line keeps them apart (Postfix does
+         * the same). */
+        if (first && n > 0 && (p[0] == ' ' || p[0] == '\t'))
+            out_write(&out, "\n", 1);
+        first = false;
+        size += (long long) n + (kind == SMTPD_DOT_CONTENT ? 1 : 0);
+        if (st->size_limit > 0 && size > st->size_limit)
+            too_big = true;
+        if (!too_big) {
+            out_write(&out, p, n);
+            if (kind == SMTPD_DOT_CONTENT)
+                out_write(&out, "\n", 1);
+        }
+    }
+    st->where = "END-OF-MESSAGE";
+
+    if (too_big) {
+        sbuf_free(&out.buf);
+        smtpd_mail_reset(st);
+        smtpd_reply(st, "552 5.3.4 Error: message file too big");
+        return -1;
+    }
+    if (dot.mode == SMTPD_DOT_REJECT && smtpd_dot_bare_lf(&dot)) {
+        sbuf text = SBUF_INIT;
+        sbuf_printf(&text, "%d 5.5.2 Error: bare <LF> received",
+                    (int) mail_conf_int("smtpd_forbid_bare_newline_reject_code"));
+        smtpd_log_whatsup(st, "reject", sbuf_str(&text));
+        sbuf_free(&out.buf);
+        smtpd_mail_reset(st);
+        smtpd_reply(st, "%s", sbuf_str(&text));
+        sbuf_free(&text);
+        return -1;
+    }
+    out_flush(&out);
+    sbuf_free(&out.buf);
+
+    /* The commit point: OK only once the queue file is on stable storage. */
+    int status = cleanup_finish(st->cleanup, &reason);
+    st->cleanup = 0;
+    int ret;
+    if (status == CLEANUP_STAT_OK || status == CLEANUP_STAT_DISCARD) {
+        smtpd_reply(st, "250 2.0.0 Ok: queued as %s", st->queue_id);
+        ret = 0;
+    } else {
+        int code = cleanup_stat_smtp_code(status);
+        const char *text = reason.len ? sbuf_str(&reason) : status_text(status);
+        if (code < 400 || code > 599)
+            code = 451;
+        /* Keep the reply class and the status code class together. */
+        if (text[0] != '4' && text[0] != '5')
+            smtpd_reply(st, "%d %c.0.0 %s", code, code >= 500 ? '5' : '4', text);
+        else
+            smtpd_reply(st, "%d %s", code, text);
+        if (code >= 400 && code < 500 && (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_BAD)))
+            msg_warn("%s: queue file write error for %s: %s", st->queue_id, st->namaddr, text);
+        ret = -1;
+    }
+    sbuf_free(&reason);
+    smtpd_mail_reset(st);
+    return ret;
+}
