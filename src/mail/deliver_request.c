@@ -8,7 +8,8 @@
  *            client_addr, then one nested list "rcpt" per recipient
  *            {address, orig_address, dsn_orcpt, notify, offset}
  *   status:  request=status, index, outcome, dsn, relay, reason,
- *            conn_usec, xfer_usec   (one per recipient, any order)
+ *            conn_usec, xfer_usec, diag_type, diag_text
+ *            (one per recipient, any order; the diag_* are optional)
  *   done:    request=done, status=0
  */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/time.h>
 
 #include "mail/deliver_request.h"
+#include "mail/mail_conf.h"
 #include "util/attr.h"
 #include "util/mem.h"
 #include "util/msg.h"
@@ -171,12 +173,16 @@ void deliver_request_free(struct deliver_request *req)
 
 int deliver_status_write(vstream *s, size_t index, const struct deliver_result *res)
 {
+    struct deliver_result r = *res;
+    deliver_result_soften(&r);
     return attr_print(s, ATTR_SEND_STR("request", "status"), ATTR_SEND_INT("index", index),
-                      ATTR_SEND_INT("outcome", res->outcome), ATTR_SEND_STR("dsn", res->dsn),
-                      ATTR_SEND_STR("relay", nz(res->relay)),
-                      ATTR_SEND_STR("reason", nz(res->reason)),
-                      ATTR_SEND_LONG("conn_usec", (int64_t) (res->conn_time * 1e6)),
-                      ATTR_SEND_LONG("xfer_usec", (int64_t) (res->xfer_time * 1e6)), ATTR_END);
+                      ATTR_SEND_INT("outcome", r.outcome), ATTR_SEND_STR("dsn", r.dsn),
+                      ATTR_SEND_STR("relay", nz(r.relay)),
+                      ATTR_SEND_STR("reason", nz(r.reason)),
+                      ATTR_SEND_LONG("conn_usec", (int64_t) (r.conn_time * 1e6)),
+                      ATTR_SEND_LONG("xfer_usec", (int64_t) (r.xfer_time * 1e6)),
+                      ATTR_SEND_STR("diag_type", nz(r.diag_type)),
+                      ATTR_SEND_STR("diag_text", nz(r.diag_text)), ATTR_END);
 }
 
 int deliver_request_done(vstream *s, const struct deliver_request *req)
@@ -185,55 +191,88 @@ int deliver_request_done(vstream *s, const struct deliver_request *req)
     return attr_print(s, ATTR_SEND_STR("request", "done"), ATTR_SEND_INT("status", 0), ATTR_END);
 }
 
-int deliver_status_read_all(vstream *s, size_t nrcpt, deliver_status_fn fn, void *ctx)
+int deliver_status_read(vstream *s, size_t nrcpt, size_t *index, struct deliver_result *res,
+                        attr_list *buf)
 {
-    attr_list l = ATTR_LIST_INIT;
     sbuf why = SBUF_INIT;
-    int result = -1;
+    int result = DELIVER_READ_ERROR;
     for (;;) {
-        int rc = attr_read(s, &l, 0, &why);
+        int rc = attr_read(s, buf, 0, &why);
         if (rc != ATTR_OK) {
             if (rc == ATTR_ERROR)
                 msg_warn("read delivery status: %s", sbuf_str(&why));
             break;
         }
         const char *request = "";
-        attr_get_str(&l, "request", &request);
+        attr_get_str(buf, "request", &request);
         if (strcmp(request, "done") == 0) {
-            result = 0;
+            result = DELIVER_READ_DONE;
             break;
         }
         if (strcmp(request, "status") != 0)
             continue;
-        int32_t index = -1, outcome = DELIVER_DEFER;
+        int32_t idx = -1, outcome = DELIVER_DEFER;
         int64_t cu = 0, xu = 0;
-        const char *dsn = "4.3.0", *relay = "none", *reason = "";
-        attr_get_int(&l, "index", &index);
-        attr_get_int(&l, "outcome", &outcome);
-        attr_get_str(&l, "dsn", &dsn);
-        attr_get_str(&l, "relay", &relay);
-        attr_get_str(&l, "reason", &reason);
-        attr_get_long(&l, "conn_usec", &cu);
-        attr_get_long(&l, "xfer_usec", &xu);
-        if (index < 0 || (size_t) index >= nrcpt) {
-            msg_warn("delivery status for recipient %d of %zu: ignored", index, nrcpt);
+        const char *dsn = "4.3.0", *relay = "none", *reason = "", *dtype = "", *dtext = "";
+        attr_get_int(buf, "index", &idx);
+        attr_get_int(buf, "outcome", &outcome);
+        attr_get_str(buf, "dsn", &dsn);
+        attr_get_str(buf, "relay", &relay);
+        attr_get_str(buf, "reason", &reason);
+        attr_get_long(buf, "conn_usec", &cu);
+        attr_get_long(buf, "xfer_usec", &xu);
+        attr_get_str(buf, "diag_type", &dtype);
+        attr_get_str(buf, "diag_text", &dtext);
+        if (idx < 0 || (size_t) idx >= nrcpt) {
+            msg_warn("delivery status for recipient %d of %zu: ignored", idx, nrcpt);
             continue;
         }
         if (outcome != DELIVER_SENT && outcome != DELIVER_DEFER && outcome != DELIVER_BOUNCE)
             outcome = DELIVER_DEFER;
-        struct deliver_result res;
-        memset(&res, 0, sizeof(res));
-        res.outcome = (enum deliver_outcome) outcome;
-        snprintf(res.dsn, sizeof(res.dsn), "%s", dsn);
-        res.relay = (char *) relay;
-        res.reason = (char *) reason;
-        res.conn_time = (double) cu / 1e6;
-        res.xfer_time = (double) xu / 1e6;
-        fn((size_t) index, &res, ctx);
+        memset(res, 0, sizeof(*res));
+        res->outcome = (enum deliver_outcome) outcome;
+        snprintf(res->dsn, sizeof(res->dsn), "%s", dsn);
+        res->relay = (char *) relay;
+        res->reason = (char *) reason;
+        res->conn_time = (double) cu / 1e6;
+        res->xfer_time = (double) xu / 1e6;
+        res->diag_type = (char *) dtype;
+        res->diag_text = (char *) dtext;
+        *index = (size_t) idx;
+        result = DELIVER_READ_STATUS;
+        break;
     }
     sbuf_free(&why);
+    return result;
+}
+
+int deliver_status_read_all(vstream *s, size_t nrcpt, deliver_status_fn fn, void *ctx)
+{
+    attr_list l = ATTR_LIST_INIT;
+    int result = -1;
+    for (;;) {
+        size_t index;
+        struct deliver_result res;
+        int rc = deliver_status_read(s, nrcpt, &index, &res, &l);
+        if (rc == DELIVER_READ_STATUS) {
+            fn(index, &res, ctx);
+            continue;
+        }
+        if (rc == DELIVER_READ_DONE)
+            result = 0;
+        break;
+    }
     attr_list_free(&l);
     return result;
+}
+
+void deliver_result_soften(struct deliver_result *res)
+{
+    if (res->outcome != DELIVER_BOUNCE || !mail_conf_bool("soft_bounce"))
+        return;
+    res->outcome = DELIVER_DEFER;
+    if (res->dsn[0] == '5')
+        res->dsn[0] = '4';
 }
 
 const char *deliver_outcome_word(enum deliver_outcome o)
@@ -274,8 +313,11 @@ static double tv_diff(const struct timeval *a, const struct timeval *b)
 }
 
 void deliver_log(const struct deliver_request *req, size_t index,
-                 const struct deliver_result *res)
+                 const struct deliver_result *result)
 {
+    struct deliver_result soft = *result;
+    deliver_result_soften(&soft);
+    const struct deliver_result *res = &soft;
     struct timeval now;
     gettimeofday(&now, 0);
     const struct deliver_rcpt *r = &req->rcpt[index];

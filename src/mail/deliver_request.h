@@ -21,6 +21,17 @@
  *       delays=0.07/0.02/0.17/0.09, dsn=2.0.0, status=sent (250 2.0.0 Ok)
  * delays = before qmgr (arrival -> active), in qmgr (active -> agent
  * start), connection setup, transmission.
+ *
+ * soft_bounce: with soft_bounce = yes, deliver_log() and
+ * deliver_status_write() turn a DELIVER_BOUNCE into a DELIVER_DEFER with
+ * a 4.X.X code (as Postfix does in its delivery agents), so every agent
+ * gets it without code of its own; qmgr applies the same rule with
+ * deliver_result_soften() to results it makes itself.
+ *
+ * qmgr reads statuses without blocking its loop on a silent agent: it
+ * waits for the socket to become readable, then calls
+ * deliver_status_read() for each message (one status, or the final
+ * reply), while vstream_peek_pending() shows more is buffered.
  */
 #ifndef HK_MAIL_DELIVER_REQUEST_H
 #define HK_MAIL_DELIVER_REQUEST_H
@@ -29,6 +40,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "util/attr.h"
 #include "util/vstream.h"
 
 struct deliver_rcpt {
@@ -74,6 +86,11 @@ struct deliver_result {
     char   *reason;         /* "delivered to mailbox", "250 2.0.0 Ok: queued as X" */
     double  conn_time;      /* delays c: connection setup (seconds) */
     double  xfer_time;      /* delays d: transmission (seconds) */
+    /* Optional, for RFC 3464 Diagnostic-Code (NULL or "" when unknown):
+     * diag_type "smtp" with diag_text "550 5.1.1 <a@b>: user unknown",
+     * or "x-unix" with a local error text. */
+    char   *diag_type;
+    char   *diag_text;
 };
 
 /* qmgr side */
@@ -82,6 +99,16 @@ int  deliver_request_write(vstream *s, const struct deliver_request *req);
  * when the agent went away (every recipient without status is then deferred). */
 typedef void (*deliver_status_fn)(size_t index, const struct deliver_result *res, void *ctx);
 int  deliver_status_read_all(vstream *s, size_t nrcpt, deliver_status_fn fn, void *ctx);
+/*
+ * Read one message of the status stream. DELIVER_READ_STATUS: *index and
+ * *res are filled (strings point into buf, valid until buf is reused or
+ * freed); DELIVER_READ_DONE: the final reply; DELIVER_READ_ERROR: the
+ * agent went away or sent garbage (logged). Statuses for an index out of
+ * range are logged and skipped (the next message is read).
+ */
+enum { DELIVER_READ_ERROR = -1, DELIVER_READ_DONE = 0, DELIVER_READ_STATUS = 1 };
+int  deliver_status_read(vstream *s, size_t nrcpt, size_t *index, struct deliver_result *res,
+                         attr_list *buf);
 
 /* agent side */
 int  deliver_request_read(vstream *s, struct deliver_request *req);   /* 0, -1 malformed */
@@ -94,5 +121,8 @@ void deliver_log(const struct deliver_request *req, size_t index,
                  const struct deliver_result *res);
 /* Status word of an outcome: "sent", "deferred", "bounced". */
 const char *deliver_outcome_word(enum deliver_outcome o);
+/* Apply soft_bounce (main.cf) to res in place: a bounce becomes a deferral
+ * and dsn "5.x.y" becomes "4.x.y". No-op when soft_bounce = no. */
+void deliver_result_soften(struct deliver_result *res);
 
 #endif
