@@ -1,0 +1,91 @@
+/*
+ * local_lock.c - dot-lock files and fcntl locks for mailbox delivery (see local_lock.h).
+ *
+ * NOT HERE: opening the mailbox (local_mbox.c); locks are never inherited
+ * by commands.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "local/local.h"
+#include "local/local_lock.h"
+
+static void lock_name(const char *path, sbuf *out)
+{
+    sbuf_set(out, path);
+    sbuf_adds(out, ".lock");
+}
+
+int local_dotlock_acquire(const char *path, sbuf *why)
+{
+    sbuf lock = SBUF_INIT;
+    lock_name(path, &lock);
+    int attempts = local_cf.lock_attempts > 0 ? local_cf.lock_attempts : 1;
+    for (int i = 0; i < attempts; i++) {
+        int fd = open(sbuf_str(&lock), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (fd >= 0) {
+            close(fd);
+            sbuf_free(&lock);
+            return 1;
+        }
+        if (errno == EACCES || errno == EPERM || errno == EROFS) {
+            sbuf_free(&lock);
+            return 0;
+        }
+        if (errno != EEXIST) {
+            int saved = errno;
+            sbuf_set(why, "");
+            sbuf_printf(why, "cannot create lock file %s: %s", sbuf_str(&lock), strerror(saved));
+            sbuf_free(&lock);
+            errno = saved;
+            return -1;
+        }
+        struct stat st;
+        if (lstat(sbuf_str(&lock), &st) == 0
+            && time(0) > st.st_mtime + local_cf.stale_lock_time) {
+            (void) unlink(sbuf_str(&lock));     /* stale: its owner is gone */
+            continue;
+        }
+        if (i + 1 < attempts)
+            sleep((unsigned) (local_cf.lock_delay > 0 ? local_cf.lock_delay : 1));
+    }
+    sbuf_set(why, "");
+    sbuf_printf(why, "unable to lock for exclusive access: %s exists", sbuf_str(&lock));
+    sbuf_free(&lock);
+    errno = EEXIST;
+    return -1;
+}
+
+void local_dotlock_release(const char *path)
+{
+    sbuf lock = SBUF_INIT;
+    lock_name(path, &lock);
+    (void) unlink(sbuf_str(&lock));
+    sbuf_free(&lock);
+}
+
+int local_fcntl_lock(int fd, sbuf *why)
+{
+    int attempts = local_cf.lock_attempts > 0 ? local_cf.lock_attempts : 1;
+    struct flock fl;
+    for (int i = 0; i < attempts; i++) {
+        memset(&fl, 0, sizeof(fl));
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_SETLK, &fl) == 0)
+            return 0;
+        if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+            break;
+        if (i + 1 < attempts)
+            sleep((unsigned) (local_cf.lock_delay > 0 ? local_cf.lock_delay : 1));
+    }
+    int saved = errno;
+    sbuf_set(why, "");
+    sbuf_printf(why, "unable to lock for exclusive access: %s", strerror(saved));
+    errno = saved;
+    return -1;
+}
