@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include "util/sbuf.h"
+#include "util/vstream.h"
 
 /* cleanup_open flags */
 #define CLEANUP_FLAG_NONE         0
@@ -79,5 +80,29 @@ int  cleanup_finish(cleanup_client *cc, sbuf *reason);
 void cleanup_abort(cleanup_client *cc);
 /* Map a status to the SMTP reply code (250, 451, 452, 550, 552, 554). */
 int  cleanup_stat_smtp_code(int status);
+
+/*
+ * The wire protocol (docs/ipc.md, section "cleanup"), shared by this
+ * client and the cleanup daemon. Every request is one attribute list
+ * whose "request" attribute names it; only open and finish are answered.
+ */
+#define CLEANUP_REQ_OPEN    "open"      /* flags -> status, queue_id, reason */
+#define CLEANUP_REQ_SENDER  "sender"    /* address */
+#define CLEANUP_REQ_ATTR    "attr"      /* name, value */
+#define CLEANUP_REQ_RCPT    "rcpt"      /* address [orig] [notify] [dsn_orcpt] */
+#define CLEANUP_REQ_DATA    "data"      /* data (binary string) */
+#define CLEANUP_REQ_FINISH  "finish"    /* -> status, reason */
+#define CLEANUP_REQ_ABORT   "abort"     /* drop the message, no reply */
+#define CLEANUP_DATA_MAX    65536       /* most content bytes in one data request */
+
+/*
+ * As cleanup_open, over a stream that is already connected (tests, or a
+ * server reached some other way). Takes ownership of s: it is closed on
+ * failure and by cleanup_finish/cleanup_abort.
+ */
+cleanup_client *cleanup_open_stream(vstream *s, int flags, char *queue_id, size_t id_size,
+                                    sbuf *err);
+/* The default "D.D.D text" for the most important bit of status. */
+const char *cleanup_stat_text(int status);
 
 #endif

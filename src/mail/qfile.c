@@ -32,6 +32,7 @@ struct qfile {
     off_t   size_offset;        /* offset of the QREC_SIZE record, -1 if none */
     struct qfile_sizes sizes;
     bool    sizes_set;
+    mode_t  extra_mode;         /* permission bits added to the busy/done modes */
     /* write buffer */
     char   *wbuf;
     size_t  wlen;
@@ -82,6 +83,11 @@ static void release(qfile *q)
 
 qfile *qfile_create(const char *queue, char *id, size_t id_size)
 {
+    return qfile_create_mode(queue, id, id_size, 0);
+}
+
+qfile *qfile_create_mode(const char *queue, char *id, size_t id_size, mode_t extra)
+{
     char dir[4096], tmp[4200], final[4200];
     if (qfile_path(dir, sizeof(dir), queue, "") < 0) {
         errno = ENAMETOOLONG;
@@ -99,7 +105,8 @@ qfile *qfile_create(const char *queue, char *id, size_t id_size)
             return 0;
         }
         struct stat st;
-        if (fstat(fd, &st) < 0) {
+        /* fchmod: the mode must not depend on the caller's umask. */
+        if (fchmod(fd, QFILE_MODE_BUSY | (extra & 0077)) < 0 || fstat(fd, &st) < 0) {
             int saved = errno;
             close(fd);
             unlink(tmp);
@@ -123,6 +130,7 @@ qfile *qfile_create(const char *queue, char *id, size_t id_size)
         unlink(tmp);
         qfile *q = alloc(fd, final);
         q->writing = true;
+        q->extra_mode = extra & 0077;
         q->wbuf = xmalloc(WBUF_SIZE);
         snprintf(id, id_size, "%s", qid);
         if (qfile_puts(q, QREC_VERSION, QFILE_VERSION) < 0) {
@@ -247,7 +255,7 @@ int qfile_commit(qfile *q, bool fsync_now)
     }
     if (fsync_now && fdatasync(q->fd) < 0)
         goto fail;
-    if (fchmod(q->fd, QFILE_MODE_DONE) < 0)
+    if (fchmod(q->fd, QFILE_MODE_DONE | q->extra_mode) < 0)
         goto fail;
     q->committed = true;
     q->writing = false;
@@ -390,6 +398,9 @@ int qfile_seek(qfile *q, off_t offset)
 int qfile_mark_done(qfile *q, off_t offset)
 {
     unsigned char t;
+    /* A file still being written may hold the record in the write buffer. */
+    if (q->writing && wflush(q) < 0)
+        return -1;
     if (pread(q->fd, &t, 1, offset) != 1)
         return -1;
     if (t != QREC_RCPT && t != QREC_DONE) {
@@ -455,4 +466,45 @@ out:
     sbuf_free(&data);
     qfile_close(q);
     return rc;
+}
+
+/* ---- framing on a stream ---- */
+
+int qrec_write(vstream *s, int type, const void *data, size_t len)
+{
+    if (len > QFILE_MAX_RECORD || type <= 0 || type > 255) {
+        errno = EINVAL;
+        return -1;
+    }
+    unsigned char hdr[5] = {(unsigned char) type, (unsigned char) (len >> 24),
+                            (unsigned char) (len >> 16), (unsigned char) (len >> 8),
+                            (unsigned char) len};
+    if (vstream_write(s, hdr, sizeof(hdr)) < 0 || (len && vstream_write(s, data, len) < 0))
+        return -1;
+    return 0;
+}
+
+int qrec_read(vstream *s, sbuf *data, size_t max)
+{
+    int type = vstream_getc(s);
+    if (type < 0)
+        return vstream_error(s) ? -1 : 0;
+    unsigned char len4[4];
+    if (type == 0 || vstream_read_exact(s, len4, sizeof(len4)) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t len = ((size_t) len4[0] << 24) | ((size_t) len4[1] << 16) | ((size_t) len4[2] << 8)
+                 | len4[3];
+    if (len > max || len > QFILE_MAX_RECORD) {
+        errno = EINVAL;
+        return -1;
+    }
+    sbuf_reset(data);
+    sbuf_reserve(data, len);
+    if (len && vstream_read_append(s, data, len) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return type;
 }

@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 #include "util/sbuf.h"
+#include "util/vstream.h"
 
 /* Record types (one byte each). */
 enum qrec_type {
@@ -86,6 +87,13 @@ int  qfile_path(char *path, size_t size, const char *queue, const char *id);
 
 /* Create queue/<new id> with mode 0600; id receives the ID. NULL + errno. */
 qfile *qfile_create(const char *queue, char *id, size_t id_size);
+/*
+ * As qfile_create, with the permission bits in extra (e.g. 0044) added to
+ * both the busy and the done mode: postdrop uses it so that pickup, which
+ * runs as mail_owner, can read a maildrop file the submitting user owns.
+ * Modes are set with fchmod, so the caller's umask does not matter.
+ */
+qfile *qfile_create_mode(const char *queue, char *id, size_t id_size, mode_t extra);
 int  qfile_put(qfile *q, int type, const void *data, size_t len);
 int  qfile_puts(qfile *q, int type, const char *text);
 int  qfile_putf(qfile *q, int type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -132,5 +140,15 @@ void qfile_format_sizes(const struct qfile_sizes *sz, char out[QFILE_SIZE_LEN]);
  * formed, end record last. Returns 0, or -1 with a reason in why.
  */
 int  qfile_validate(const char *path, sbuf *why);
+
+/*
+ * The same record framing over a stream (sendmail -> postdrop): type
+ * byte, 4-byte big-endian length, data. qrec_write buffers (no flush);
+ * 0 or -1. qrec_read returns the type and fills data (reset first), 0 at
+ * a clean end of input (before a type byte), -1 on a read error, a type
+ * byte of 0, a truncated record or one longer than max (errno EINVAL).
+ */
+int  qrec_write(vstream *s, int type, const void *data, size_t len);
+int  qrec_read(vstream *s, sbuf *data, size_t max);
 
 #endif
