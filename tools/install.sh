@@ -20,6 +20,23 @@ cmake --install build >/dev/null
 for l in mailq newaliases; do
     [ -e /usr/bin/$l ] || [ -L /usr/bin/$l ] || ln -s "$prefix/sbin/sendmail" /usr/bin/$l
 done
+# The commands also under /usr/sbin, where the how-to articles call them.
+for c in postfix postconf postmap postalias postsuper postqueue postcat postdrop postlog; do
+    [ -e /usr/sbin/$c ] || [ -L /usr/sbin/$c ] || ln -s "$prefix/sbin/$c" /usr/sbin/$c
+done
+# "/etc/init.d/postfix start" and "systemctl start postfix", only where nothing stands.
+if [ ! -e /etc/init.d/postfix ]; then
+    sed "s|@SBIN@|$prefix/sbin|" tools/postfix.init > /etc/init.d/postfix
+    chmod 755 /etc/init.d/postfix
+fi
+if [ -d /etc/rc.d/init.d ] && [ ! -e /etc/rc.d/init.d/postfix ]; then
+    ln -s /etc/init.d/postfix /etc/rc.d/init.d/postfix
+fi
+if [ -d /etc/systemd/system ] && [ ! -e /etc/systemd/system/postfix.service ] \
+        && [ ! -e /lib/systemd/system/postfix.service ]; then
+    sed "s|@SBIN@|$prefix/sbin|" tools/postfix.service > /etc/systemd/system/postfix.service
+    [ -d /run/systemd/system ] && systemctl daemon-reload 2>/dev/null || true
+fi
 # Tell dpkg an MTA is present, so mail clients do not pull in exim4.
 sh tools/mta-package.sh || echo "note: another MTA package is registered with dpkg; leaving it"
 
