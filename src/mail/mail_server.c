@@ -76,7 +76,65 @@ static void on_term(int sig)
 
 static void usage(const char *prog)
 {
-    msg_fatal("usage: %s [-S] [-u] [-v] [-n service] [-t type] [-o name=value]...", prog);
+    msg_fatal("usage: %s [-S] [-u] [-v] [-n service] [-t type] [-s count] "
+              "[-o name=value]...", prog);
+}
+
+/* The listening descriptors: fd 3, then 6, 7, ... (-s count). */
+static int listen_fds[MASTER_MAX_LISTEN] = {MASTER_LISTEN_FD};
+static int listen_count = 1;
+
+static void set_listen_count(const char *arg)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 1 || n > MASTER_MAX_LISTEN)
+        msg_fatal("bad -s value: %s (expected 1..%d)", arg, MASTER_MAX_LISTEN);
+    listen_count = (int) n;
+    for (int i = 1; i < listen_count; i++)
+        listen_fds[i] = MASTER_EXTRA_LISTEN_FD + i - 1;
+}
+
+/*
+ * Wait until a listener is ready, max_idle passes (0) or master wants us
+ * gone (-1). Returns the ready descriptor, 0 on idle timeout, -1 to exit.
+ */
+static int wait_listeners(long max_idle)
+{
+    struct pollfd p[MASTER_MAX_LISTEN + 1];
+    for (;;) {
+        if (mail_server_should_exit())
+            return -1;
+        int n = 0;
+        for (int i = 0; i < listen_count; i++)
+            p[n++] = (struct pollfd) {listen_fds[i], POLLIN, 0};
+        if (have_master)
+            p[n++] = (struct pollfd) {MASTER_WATCH_FD, POLLIN, 0};
+        int r = poll(p, (nfds_t) n, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            msg_fatal("poll: %m");
+        }
+        if (r == 0)
+            return 0;
+        if (have_master && p[n - 1].revents) {
+            master_gone = true;
+            return -1;
+        }
+        for (int i = 0; i < listen_count; i++)
+            if (p[i].revents)
+                return listen_fds[i];
+    }
+}
+
+static void nonblocking_listeners(void)
+{
+    for (int i = 0; i < listen_count; i++) {
+        int fl = fcntl(listen_fds[i], F_GETFL);
+        if (fl >= 0)
+            fcntl(listen_fds[i], F_SETFL, fl | O_NONBLOCK);
+    }
 }
 
 static void serve_stream(const struct mail_server *srv)
@@ -84,31 +142,18 @@ static void serve_stream(const struct mail_server *srv)
     long max_use = mail_conf_int("max_use");
     long max_idle = mail_conf_time("max_idle");
     long served = 0;
-    int fl = fcntl(MASTER_LISTEN_FD, F_GETFL);
-    if (fl >= 0)
-        fcntl(MASTER_LISTEN_FD, F_SETFL, fl | O_NONBLOCK);
-    while (!mail_server_should_exit()) {
-        struct pollfd p[2] = {{MASTER_LISTEN_FD, POLLIN, 0}, {MASTER_WATCH_FD, POLLIN, 0}};
-        int n = poll(p, have_master ? 2 : 1, max_idle > 0 ? (int) (max_idle * 1000) : -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            msg_fatal("poll: %m");
-        }
-        if (n == 0) {
-            if (msg_verbose)
-                msg_info("idle timeout -- exiting");
+    nonblocking_listeners();
+    for (;;) {
+        int lfd = wait_listeners(max_idle);
+        if (lfd == 0 && msg_verbose)
+            msg_info("idle timeout -- exiting");
+        if (lfd <= 0)
             break;
-        }
-        if (have_master && p[1].revents) {
-            master_gone = true;
-            break;
-        }
-        int fd = accept4(MASTER_LISTEN_FD, 0, 0, SOCK_CLOEXEC);
+        int fd = accept4(lfd, 0, 0, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
                 || errno == ECONNABORTED)
-                continue;
+                continue;   /* a sibling took it */
             msg_fatal("accept connection: %m");
         }
         mail_server_busy(true);
@@ -121,49 +166,57 @@ static void serve_stream(const struct mail_server *srv)
     }
 }
 
+#define TRIGGER_READ_MS 10000
+
+/* One wake-up connection: read what the client sends, bounded in time. */
+static ssize_t read_trigger_conn(int lfd, char *buf, size_t size)
+{
+    int fd = accept4(lfd, 0, 0, SOCK_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = -1;
+    struct pollfd p = {fd, POLLIN, 0};
+    int r;
+    while ((r = poll(&p, 1, TRIGGER_READ_MS)) < 0 && errno == EINTR)
+        ;
+    if (r > 0)
+        got = read(fd, buf, size);
+    close(fd);
+    return got;
+}
+
 static void serve_trigger(const struct mail_server *srv, bool dgram)
 {
     long max_idle = mail_conf_time("max_idle");
     long max_use = mail_conf_int("max_use");
     long served = 0;
-    char buf[dgram ? 65536 : 1024];
-    struct stat st;
-    bool is_socket = fstat(MASTER_LISTEN_FD, &st) == 0 && S_ISSOCK(st.st_mode) && !dgram;
-    /* Trigger servers that keep state (qmgr, pickup) are not idle-limited by
-     * master's wakeups; those with wakeups set max_idle high themselves. */
-    while (!mail_server_should_exit()) {
-        struct pollfd p[2] = {{MASTER_LISTEN_FD, POLLIN, 0}, {MASTER_WATCH_FD, POLLIN, 0}};
-        int n = poll(p, have_master ? 2 : 1, max_idle > 0 ? (int) (max_idle * 1000) : -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            msg_fatal("poll: %m");
-        }
-        if (n == 0)
+    static char buf[65536];
+    nonblocking_listeners();
+    for (;;) {
+        int lfd = wait_listeners(max_idle);
+        if (lfd <= 0)
             break;
-        if (have_master && p[1].revents) {
-            master_gone = true;
-            break;
-        }
+        struct stat st;
+        bool is_socket = fstat(lfd, &st) == 0 && S_ISSOCK(st.st_mode);
         mail_server_busy(true);
-        if (is_socket) {
-            int fd = accept4(MASTER_LISTEN_FD, 0, 0, SOCK_CLOEXEC);
-            if (fd >= 0) {
-                ssize_t got = read(fd, buf, sizeof(buf));
-                close(fd);
+        if (dgram) {
+            /* Everything queued now, then report idle once. */
+            ssize_t got;
+            while ((got = recv(lfd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
+                buf[got] = 0;
                 if (got > 0)
                     srv->trigger(buf, (size_t) got, service_name);
             }
         } else {
-            ssize_t got = dgram ? recv(MASTER_LISTEN_FD, buf, sizeof(buf) - 1, MSG_DONTWAIT)
-                                : read(MASTER_LISTEN_FD, buf, sizeof(buf));
+            ssize_t got = is_socket ? read_trigger_conn(lfd, buf, sizeof(buf) - 1)
+                                    : read(lfd, buf, sizeof(buf) - 1);
             if (got > 0) {
                 buf[got] = 0;
                 srv->trigger(buf, (size_t) got, service_name);
             }
         }
         mail_server_busy(false);
-        if (max_use > 0 && ++served >= max_use && !dgram)
+        if (!dgram && max_use > 0 && ++served >= max_use)
             break;
     }
 }
@@ -184,12 +237,13 @@ int mail_server_main(int argc, char **argv, const struct mail_server *srv)
     sigaction(SIGTERM, &sa, 0);
     snprintf(service_name, sizeof(service_name), "%s", srv->program);
 
-    while ((ch = getopt(argc, argv, "c:n:t:o:Suvdz")) != -1) {
+    while ((ch = getopt(argc, argv, "+c:n:t:o:s:Suvdz")) != -1) {
         switch (ch) {
         case 'c': setenv("MAIL_CONFIG", optarg, 1); break;
         case 'n': snprintf(service_name, sizeof(service_name), "%s", optarg); break;
         case 't': type = optarg; break;
         case 'o': strv_add(&overrides, optarg); break;
+        case 's': set_listen_count(optarg); break;
         case 'S': standalone = true; break;
         case 'u': drop = true; break;
         case 'v': msg_verbose++; break;
@@ -210,9 +264,10 @@ int mail_server_main(int argc, char **argv, const struct mail_server *srv)
         msg_set_targets(msg_get_targets() | MSG_TO_STDERR);
 
     have_master = !standalone && fcntl(MASTER_STATUS_FD, F_GETFD) >= 0;
-    if (!standalone && fcntl(MASTER_LISTEN_FD, F_GETFD) < 0)
-        msg_fatal("no listening socket on fd %d: run me from master, or with -S",
-                  MASTER_LISTEN_FD);
+    for (int i = 0; !standalone && i < listen_count; i++)
+        if (fcntl(listen_fds[i], F_GETFD) < 0)
+            msg_fatal("no listening socket on fd %d: run me from master, or with -S",
+                      listen_fds[i]);
 
     if (srv->pre_init)
         srv->pre_init();

@@ -10,10 +10,13 @@
  *     }
  *
  * How master runs a worker (docs/architecture.md, "master and workers"):
- *   argv:  program -n service_name -t type [-u] [-v] [-o name=value]...
+ *   argv:  program -n service_name -t type [-u] [-v] [-s count] [-o name=value]...
  *          -u: drop to mail_owner after pre_init (master.cf unpriv = y)
+ *          -s: number of listening descriptors when more than one (an
+ *              inet service on several addresses, e.g. 0.0.0.0 and ::)
  *   env:   MAIL_CONFIG = the configuration directory
- *   fd 3:  the listening socket (inet/unix stream), FIFO or datagram socket
+ *   fd 3:  the listening socket (inet/unix stream), FIFO or datagram socket;
+ *          further listeners (-s) are fd 6, 7, ... (MASTER_EXTRA_LISTEN_FD)
  *   fd 4:  status pipe to master: the worker writes a struct
  *          master_status {pid, status} when it becomes busy or idle
  *   fd 5:  master's watch pipe: EOF means "finish your client and exit"
@@ -27,9 +30,12 @@
  * root, drops privileges when told, calls post_init, then loops:
  * STREAM waits for a connection (at most max_idle seconds when idle),
  * serves it, and exits after max_use connections; TRIGGER reads wake-up
- * bytes from a FIFO or stream socket and calls trigger; DGRAM passes each
- * datagram to trigger; EVENT hands the listening fd to the program's own
- * loop (qmgr). A daemon never writes accept/poll loops of its own.
+ * bytes from a FIFO or stream socket (one read per connection, at most
+ * 10 seconds) and calls trigger; DGRAM passes each datagram to trigger,
+ * draining all that are queued before it reports idle again; EVENT hands
+ * the (first) listening fd to the program's own loop (qmgr). A daemon
+ * never writes accept/poll loops of its own. SIGTERM makes the loop end
+ * after the current client; pre_exit runs on every normal way out.
  */
 #ifndef HK_MAIL_MAIL_SERVER_H
 #define HK_MAIL_MAIL_SERVER_H
@@ -43,6 +49,8 @@
 #define MASTER_LISTEN_FD 3
 #define MASTER_STATUS_FD 4
 #define MASTER_WATCH_FD  5
+#define MASTER_EXTRA_LISTEN_FD 6    /* second listener; the n-th is 6 + n - 2 */
+#define MASTER_MAX_LISTEN 64
 
 enum master_status_code { MASTER_STAT_TAKEN = 0, MASTER_STAT_AVAIL = 1 };
 struct master_status {

@@ -1,7 +1,8 @@
 /*
  * check.c - "postfix check": find configuration and installation problems.
  *
- * Checks main.cf values against the parameter table, master.cf syntax and
+ * Checks main.cf values against the parameter table, maillog_file against
+ * maillog_file_prefixes, master.cf syntax and
  * that every service's program exists, the mail_owner and setgid_group,
  * and the queue directory tree (creating missing directories, as Postfix
  * does). Prints one line per problem; does not start anything.
@@ -15,9 +16,37 @@
 #include "mail/mail_conf.h"
 #include "mail/master_cf.h"
 #include "mail/queue_dirs.h"
+#include "mail/tls.h"
 #include "util/msg.h"
 #include "util/mem.h"
 #include "util/strv.h"
+
+/* maillog_file must be under one of maillog_file_prefixes (postlogd
+ * refuses it otherwise): better to hear it before the start. */
+static int check_maillog_file(void)
+{
+    const char *file = mail_conf_str("maillog_file");
+    if (!*file)
+        return 0;
+    strv prefixes;
+    strv_init(&prefixes);
+    mail_conf_list("maillog_file_prefixes", &prefixes);
+    bool ok = false;
+    for (size_t i = 0; i < prefixes.n && !ok; i++)
+        ok = strncmp(file, prefixes.v[i], strlen(prefixes.v[i])) == 0;
+    strv_free(&prefixes);
+    if (ok)
+        return 0;
+    int line = mail_conf_line("maillog_file");
+    if (line > 0)
+        msg_error("%s, line %d: maillog_file = %s: the path does not start with one of "
+                  "maillog_file_prefixes (%s)", mail_conf_file(), line, file,
+                  mail_conf_str("maillog_file_prefixes"));
+    else
+        msg_error("maillog_file = %s: the path does not start with one of "
+                  "maillog_file_prefixes (%s)", file, mail_conf_str("maillog_file_prefixes"));
+    return 1;
+}
 
 int postfix_check(bool quiet)
 {
@@ -31,6 +60,9 @@ int postfix_check(bool quiet)
         errors += (int) problems.n;
     }
     strv_free(&problems);
+
+    errors += check_maillog_file();
+    errors += tls_check_report(quiet);     /* src/mail/tls_check.c */
 
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/master.cf", mail_conf_dir());

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static int targets = MSG_TO_STDERR;
 static int facility = LOG_MAIL;
 static int syslog_open;
 static int postlog_fd = -1;
+static int log_fd = -1;             /* msg_set_logfd: MSG_TO_FILE goes here */
+static int postlog_wait_ms = 1000;  /* msg_set_postlog_wait */
 static int stderr_long;
 static void (*cleanup_fn)(void);
 static int in_fatal;
@@ -83,6 +86,16 @@ void msg_set_facility(const char *name)
 void msg_set_logfile(const char *path)
 {
     snprintf(logfile, sizeof(logfile), "%s", path ? path : "");
+}
+
+void msg_set_postlog_wait(int ms)
+{
+    postlog_wait_ms = ms < 0 ? 0 : ms;
+}
+
+void msg_set_logfd(int fd)
+{
+    log_fd = fd;
 }
 
 void msg_set_postlog(const char *path)
@@ -147,7 +160,19 @@ static int send_postlog(const char *line, int len)
             return -1;
         }
     }
-    if (send(postlog_fd, line, (size_t) len, MSG_NOSIGNAL) != len) {
+    /* The socket queue is short (net.unix.max_dgram_qlen): wait a little
+     * for postlogd to make room, never long (postlog_wait_ms; master,
+     * which owns the socket and must start postlogd itself, waits 0). */
+    ssize_t sent;
+    int waited = 0;
+    while ((sent = send(postlog_fd, line, (size_t) len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0
+           && (errno == EAGAIN || errno == EINTR) && waited < postlog_wait_ms) {
+        struct pollfd p = {postlog_fd, POLLOUT, 0};
+        int step = postlog_wait_ms - waited < 100 ? postlog_wait_ms - waited : 100;
+        poll(&p, 1, step);
+        waited += step;
+    }
+    if (sent != len) {
         close(postlog_fd);
         postlog_fd = -1;
         return -1;
@@ -157,7 +182,14 @@ static int send_postlog(const char *line, int len)
 
 static void append_file(const char *line, int len)
 {
-    int fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (log_fd >= 0) {
+        write_all(log_fd, line, (size_t) len);
+        return;
+    }
+    /* /dev/stdout is a symbolic link by nature; elsewhere never follow one.
+     * A new log file is private to its owner (root), as postlogd makes it. */
+    int nofollow = strncmp(logfile, "/dev/", 5) == 0 ? 0 : O_NOFOLLOW;
+    int fd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | nofollow, 0600);
     if (fd < 0) {
         if (targets & MSG_TO_STDERR)
             return;
@@ -206,7 +238,7 @@ void msg_vlog(int level, const char *fmt, va_list ap)
         if ((targets & MSG_TO_POSTLOG) && postlog_path[0]) {
             if (send_postlog(line, len) < 0 && logfile[0])
                 append_file(line, len);
-        } else if ((targets & MSG_TO_FILE) && logfile[0]) {
+        } else if ((targets & MSG_TO_FILE) && (logfile[0] || log_fd >= 0)) {
             append_file(line, len);
         }
     }

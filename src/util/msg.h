@@ -9,6 +9,11 @@
  * "fatal: " or "panic: ". msg_fatal exits with status 1 after running the
  * cleanup hook; msg_panic aborts (a broken invariant). Text is sanitised:
  * control characters become '?', so outside input cannot forge lines.
+ * MSG_TO_POSTLOG: a line that the postlog socket does not take (nobody
+ * there, or its queue stays full for msg_set_postlog_wait ms) is appended
+ * to the msg_set_logfile path directly (which works for root only when
+ * postlogd made the file). msg_set_logfd makes MSG_TO_FILE write to an
+ * open descriptor instead (postlogd's own messages).
  * This module does not read configuration: programs call msg_set_*.
  */
 #ifndef HK_UTIL_MSG_H
@@ -31,7 +36,12 @@ int  msg_get_targets(void);
 void msg_set_syslog_name(const char *name);         /* default "postfix" */
 void msg_set_facility(const char *facility);        /* "mail", "local0", ... */
 void msg_set_logfile(const char *path);             /* MSG_TO_FILE target */
+void msg_set_logfd(int fd);                         /* MSG_TO_FILE: write here instead
+                                                       of opening the path (-1: off) */
 void msg_set_postlog(const char *socket_path);      /* MSG_TO_POSTLOG target */
+/* How long a line may wait for room in the postlog socket before it is
+ * appended to the log file directly instead (default 1000 ms). */
+void msg_set_postlog_wait(int ms);
 void msg_set_cleanup(void (*fn)(void));             /* run before fatal exit */
 void msg_set_stderr_long(int on);                   /* stderr in the file format */
 const char *msg_program(void);

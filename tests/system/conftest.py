@@ -25,6 +25,11 @@ BUILD_DIR = os.environ.get("HK_BUILD_DIR", os.path.join(os.path.dirname(__file__
 SOURCE_DIR = os.environ.get("HK_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 
 
+def pytest_configure(config):
+    # Tests that take minutes (testssl.sh); deselect with -m "not slow".
+    config.addinivalue_line("markers", "slow: takes minutes; deselect with -m 'not slow'")
+
+
 def ensure_accounts():
     """The mail_owner and setgid_group must exist (tests run as root)."""
     if os.geteuid() != 0:
@@ -70,6 +75,50 @@ def poll_until(fn, timeout=15.0, interval=0.05):
         time.sleep(interval)
 
 
+def make_traversable(path):
+    """Let mail_owner reach path: pytest's temporary directories are 0700,
+    and unprivileged daemons open the queue by absolute path."""
+    p = os.path.dirname(os.path.abspath(path))
+    tmp = tempfile.gettempdir() + os.sep
+    while p.startswith(tmp):
+        os.chmod(p, os.stat(p).st_mode | 0o055)
+        p = os.path.dirname(p)
+
+
+def master_pid(inst):
+    """The running master's pid from the pid file, or None."""
+    try:
+        with open(os.path.join(inst.queue, "pid", "master.pid")) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def children_of(pid):
+    """Direct child pids of pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class Instance:
     """One Hikyaku instance: config dir, queue, data dir, maillog, ports."""
 
@@ -105,11 +154,19 @@ class Instance:
             "alias_database": "hash:" + os.path.join(self.config, "aliases"),
             "mail_spool_directory": self.mailspool,
             "smtpd_banner": "$myhostname ESMTP $mail_name",
+            # Tests never ask the machine's resolver (tests about DNS run their
+            # own dnsmasq and set dns_resolver_conf).
+            "smtpd_peername_lookup": "no",
+            # postlogd refuses a maillog_file outside these prefixes, as Postfix does.
+            "maillog_file_prefixes": "/var, /dev/stdout, " + root,
         }
+        make_traversable(root)
         self.write_main_cf()
         self.write_master_cf()
         with open(os.path.join(self.config, "aliases"), "w") as f:
             f.write("postmaster: root\n")
+        if os.path.exists(os.path.join(self.sbin, "postalias")):
+            self.cmd("postalias", os.path.join(self.config, "aliases"))
 
     # ---- configuration ----
     def write_main_cf(self, **extra):
@@ -199,7 +256,12 @@ class Instance:
 
 
 @pytest.fixture
-def instance(hk_install, tmp_path):
-    inst = Instance(hk_install, str(tmp_path / "hk"))
+def instance(hk_install):
+    # Not pytest's tmp_path: its parents are mode 0700, and the unprivileged
+    # mail_owner must be able to reach the queue and the test's mailboxes.
+    root = tempfile.mkdtemp(prefix="hk-test-")
+    os.chmod(root, 0o755)
+    inst = Instance(hk_install, os.path.join(root, "hk"))
     yield inst
     inst.stop()
+    shutil.rmtree(root, ignore_errors=True)
