@@ -13,6 +13,11 @@
  * Replies are buffered and leave when the loop next waits for input, so
  * pipelined commands are answered in order with one write (RFC 2920).
  *
+ * At TLS level encrypt every command but HELO, EHLO, STARTTLS, RSET, NOOP
+ * and QUIT waits for STARTTLS ("530 5.7.0 Must issue a STARTTLS command
+ * first"); with smtpd_tls_wrappermode the handshake comes before the
+ * greeting (smtpd_tls.c).
+ *
  * Session-ending conditions, as Postfix logs and answers them:
  *   timeout         "timeout after CMD from X", 421 4.4.2 host Error: timeout exceeded
  *   lost connection "lost connection after CMD from X"
@@ -42,6 +47,7 @@
 
 #define CMD_LIMIT 1     /* counts towards smtpd_junk_command_limit */
 #define CMD_LAST  2     /* RFC 2920 3.1: must be the last command of a group */
+#define CMD_PRE_TLS 4   /* allowed before STARTTLS at level encrypt */
 
 struct smtpd_cmd {
     const char *name;
@@ -51,22 +57,25 @@ struct smtpd_cmd {
 };
 
 static const struct smtpd_cmd cmd_table[] = {
-    {"HELO", SMTPD_CMD_HELO, smtpd_helo_cmd, CMD_LIMIT | CMD_LAST},
-    {"EHLO", SMTPD_CMD_EHLO, smtpd_ehlo_cmd, CMD_LIMIT | CMD_LAST},
+    {"HELO", SMTPD_CMD_HELO, smtpd_helo_cmd, CMD_LIMIT | CMD_LAST | CMD_PRE_TLS},
+    {"EHLO", SMTPD_CMD_EHLO, smtpd_ehlo_cmd, CMD_LIMIT | CMD_LAST | CMD_PRE_TLS},
+    {"STARTTLS", SMTPD_CMD_STARTTLS, smtpd_starttls_cmd, CMD_PRE_TLS},
+    {"AUTH", SMTPD_CMD_AUTH, smtpd_auth_cmd, 0},
     {"MAIL", SMTPD_CMD_MAIL, smtpd_mail_cmd, 0},
     {"RCPT", SMTPD_CMD_RCPT, smtpd_rcpt_cmd, 0},
     {"DATA", SMTPD_CMD_DATA, smtpd_data_cmd, CMD_LAST},
-    {"RSET", SMTPD_CMD_RSET, smtpd_rset_cmd, CMD_LIMIT},
-    {"NOOP", SMTPD_CMD_NOOP, smtpd_noop_cmd, CMD_LIMIT | CMD_LAST},
+    {"RSET", SMTPD_CMD_RSET, smtpd_rset_cmd, CMD_LIMIT | CMD_PRE_TLS},
+    {"NOOP", SMTPD_CMD_NOOP, smtpd_noop_cmd, CMD_LIMIT | CMD_LAST | CMD_PRE_TLS},
     {"VRFY", SMTPD_CMD_VRFY, smtpd_vrfy_cmd, CMD_LIMIT | CMD_LAST},
     {"ETRN", SMTPD_CMD_ETRN, smtpd_etrn_cmd, CMD_LIMIT},
-    {"QUIT", SMTPD_CMD_QUIT, smtpd_quit_cmd, 0},
+    {"QUIT", SMTPD_CMD_QUIT, smtpd_quit_cmd, CMD_PRE_TLS},
     {0, 0, 0, 0},
 };
 
 /* Names in the disconnect line, indexed by enum smtpd_cmd_id. */
 static const char *const cmd_log_names[SMTPD_CMD_COUNT] = {
-    "helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn", "quit", "unknown",
+    "helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn",
+    "quit", "unknown",
 };
 
 static struct smtpd_lookup *lookup;
@@ -301,17 +310,30 @@ static void do_command(SMTPD_STATE *st, int how)
         return;
     }
 
-    /* RFC 2920 3.1; Postfix 3.9 smtpd_forbid_unauth_pipelining. */
-    if (st->forbid_unauth_pipelining && cmd->id != SMTPD_CMD_QUIT
-        && ((cmd->flags & CMD_LAST) || !st->pipelining) && input_pending(st)) {
-        st->cmd_total[cmd->id]++;
-        improper_pipelining(st, cmd->name, 0, 0);
-        return;
+    /* RFC 2920 3.1; Postfix 3.9 smtpd_forbid_unauth_pipelining. Without
+     * it, reject_unauth_pipelining still hears about it. */
+    if (cmd->id != SMTPD_CMD_QUIT && ((cmd->flags & CMD_LAST) || !st->pipelining)
+        && input_pending(st)) {
+        if (st->forbid_unauth_pipelining) {
+            st->cmd_total[cmd->id]++;
+            improper_pipelining(st, cmd->name, 0, 0);
+            return;
+        }
+        st->unauth_pipelining = true;
     }
     if ((cmd->flags & CMD_LIMIT) && st->junk_cmds++ >= st->junk_limit)
         st->error_count++;
     st->where = cmd->name;
     st->cmd_total[cmd->id]++;
+    if (!(cmd->flags & CMD_PRE_TLS) && smtpd_tls_required(st)) {
+        smtpd_reply(st, "530 5.7.0 Must issue a STARTTLS command first");
+        st->error_count++;
+        return;
+    }
+    if (smtpd_anvil_command(st, cmd->id) < 0) {     /* message/recipient/AUTH rates */
+        st->error_count++;
+        return;
+    }
     if (cmd->fn(st, args) == 0)
         st->cmd_ok[cmd->id]++;
     else
@@ -330,6 +352,7 @@ static void serve(vstream *client, const char *service)
     st.protocol = "SMTP";
     st.where = "CONNECT";
     sbuf_init(&st.line);
+    smtpd_actions_reset(&st);
     conf_load(&st);
     smtpd_peer_init(&st, vstream_fd(client), mail_conf_bool("smtpd_client_port_logging"));
     if (st.dot_mode != SMTPD_DOT_LAX && smtpd_lookup_bare_lf_excluded(&st) > 0)
@@ -339,19 +362,28 @@ static void serve(vstream *client, const char *service)
         vstream_set_deadline(client, 1);
     msg_info("connect from %s", st.namaddr);
 
+    /* Connection count and rate limits (anvil): 421 and goodbye. */
+    if (smtpd_anvil_connect(&st) < 0)
+        st.done = true;
+
     /* smtpd_delay_reject = no: client restrictions at connect time; the
      * refusal is the answer to MAIL, RCPT, VRFY and ETRN later. */
-    if (!mail_conf_bool("smtpd_delay_reject")) {
+    if (!st.done && !mail_conf_bool("smtpd_delay_reject")) {
         smtpd_check_setup(&st, &chk);
         if (smtpd_check_client(&chk) == SMTPD_CHECK_REJECT)
             st.access_denied = xstrdup(sbuf_str(&chk.reply));
         smtpd_check_free(&chk);
     }
 
-    /* A client that talks before the greeting is not an SMTP client. */
-    if (st.forbid_unauth_pipelining && input_pending(&st))
-        st.pregreet = true;
-    smtpd_reply(&st, "220 %s", mail_conf_str("smtpd_banner"));
+    /* smtps: TLS from the first byte, before the greeting. */
+    smtpd_tls_session_init(&st);
+    if (!st.done && smtpd_tls_wrapper_start(&st) == 0) {
+        smtpd_sasl_session_init(&st);
+        /* A client that talks before the greeting is not an SMTP client. */
+        if (st.forbid_unauth_pipelining && input_pending(&st))
+            st.pregreet = true;
+        smtpd_reply(&st, "220 %s", mail_conf_str("smtpd_banner"));
+    }
 
     while (!st.done) {
         if (st.error_count >= st.hard_error_limit) {
@@ -384,9 +416,12 @@ static void serve(vstream *client, const char *service)
     }
     vstream_flush(client);
     smtpd_mail_reset(&st);
+    smtpd_sasl_session_end(&st);
+    smtpd_tls_session_end(&st);
     xfree(st.helo_name);
     xfree(st.access_denied);
     sbuf_free(&st.line);
+    smtpd_anvil_disconnect(&st);
     log_disconnect(&st);
 
     /* A rebuilt table takes effect in a fresh process. */
@@ -402,6 +437,8 @@ static void pre_init(void)
 {
     lookup = smtpd_lookup_open();
     open_forbidden_commands();
+    smtpd_tls_pre_init();
+    smtpd_sasl_pre_init();
 }
 
 int main(int argc, char **argv)

@@ -14,8 +14,9 @@
  * main.cf in the middle of a command.
  *
  * NOT HERE: the restriction evaluator (smtpd_check.h), the DATA line
- * state machine (smtpd_dot.h), and the lookups behind restrictions
- * (smtpd_lookup.c).
+ * state machine (smtpd_dot.h), the lookups behind restrictions
+ * (smtpd_lookup.c), TLS (smtpd_tls.c over src/mail/tls.h) and SASL
+ * (smtpd_sasl.c over src/mail/sasl_server.h).
  */
 #ifndef HK_SMTPD_SMTPD_H
 #define HK_SMTPD_SMTPD_H
@@ -27,13 +28,14 @@
 #include "mail/cleanup_client.h"
 #include "util/sbuf.h"
 #include "util/sock.h"
+#include "util/strv.h"
 #include "util/vstream.h"
 
 #include "smtpd/smtpd_check.h"
 
 /* Command statistics, in the order of the "disconnect from" log line. */
 enum smtpd_cmd_id {
-    SMTPD_CMD_HELO, SMTPD_CMD_EHLO, SMTPD_CMD_MAIL, SMTPD_CMD_RCPT, SMTPD_CMD_DATA,
+    SMTPD_CMD_HELO, SMTPD_CMD_EHLO, SMTPD_CMD_STARTTLS, SMTPD_CMD_AUTH, SMTPD_CMD_MAIL, SMTPD_CMD_RCPT, SMTPD_CMD_DATA,
     SMTPD_CMD_RSET, SMTPD_CMD_NOOP, SMTPD_CMD_VRFY, SMTPD_CMD_ETRN, SMTPD_CMD_QUIT,
     SMTPD_CMD_UNKNOWN, SMTPD_CMD_COUNT
 };
@@ -92,9 +94,30 @@ typedef struct smtpd_state {
     char queue_id[SMTPD_QUEUE_ID_MAX];      /* "" when no queue file yet */
     time_t arrival;
 
+    /* TLS (smtpd_tls.c). */
+    int tls_level;                          /* TLS_LEV_NONE, _MAY or _ENCRYPT */
+    bool tls_wrapper;                       /* smtpd_tls_wrappermode: TLS from the start */
+    bool tls_offer;                         /* STARTTLS is offered in EHLO */
+    bool tls_auth_only;                     /* smtpd_tls_auth_only */
+    struct tls_sess *tls;                   /* NULL while in plaintext */
+
+    /* SASL (smtpd_sasl.c). */
+    bool sasl_enabled;                      /* AUTH is available to this client */
+    struct sasl_server *sasl;               /* Cyrus connection, NULL when disabled */
+    char *sasl_method;                      /* after a successful AUTH: "PLAIN" */
+    char *sasl_username;                    /* ... and the login name */
+    char *sasl_sender;                      /* MAIL FROM ... AUTH=<addr> (not "<>") */
+
     sbuf line;                              /* the current command line */
     int line_end;                           /* how it ended: VSTREAM_LINE_CRLF or _LF */
     struct smtpd_lookup *lookup;            /* tables behind the restrictions */
+
+    /* Restrictions (smtpd_peer.c, smtpd_actions.c, smtpd_restrict.h). */
+    char reverse_name[SMTPD_NAME_MAX + 1];  /* unverified PTR name or "unknown" */
+    int name_status, reverse_name_status;   /* SMTPD_PEER_* */
+    bool unauth_pipelining;                 /* reject_unauth_pipelining: seen once */
+    struct smtpd_actions actions;           /* HOLD, DISCARD, ... of this transaction */
+    char instance[48];                      /* policy "instance" of this transaction */
 } SMTPD_STATE;
 
 /* smtpd_chat.c: replies and log lines. */
@@ -137,6 +160,55 @@ int smtpd_xtext_decode(const char *in, sbuf *out);
 /* smtpd_received.c */
 /* The Received: header, LF-terminated lines, folded with TABs. */
 void smtpd_received(const SMTPD_STATE *st, time_t when, sbuf *out);
+
+/* smtpd_tls.c: STARTTLS, wrapper mode, client certificates. */
+void smtpd_tls_pre_init(void);                  /* as root: context, tables */
+void smtpd_tls_session_init(SMTPD_STATE *st);   /* level for this session */
+/* Wrapper mode: handshake before the greeting. 0, or -1: end the session. */
+int  smtpd_tls_wrapper_start(SMTPD_STATE *st);
+/* Level encrypt without TLS yet: the command must wait for STARTTLS. */
+bool smtpd_tls_required(const SMTPD_STATE *st);
+void smtpd_tls_session_end(SMTPD_STATE *st);
+/* Received: lines after "from": "\t(using ...)\n\t(No client ...)\n". */
+void smtpd_tls_received(const SMTPD_STATE *st, sbuf *out);
+int  smtpd_starttls_cmd(SMTPD_STATE *st, const char *args);
+/* The TLS facts of a restriction request (tls, tls_protocol, ccert_*). */
+void smtpd_tls_check_facts(const SMTPD_STATE *st, struct smtpd_check *c);
+
+/* smtpd_sasl.c: AUTH (RFC 4954), AUTH= on MAIL, sender login checks. */
+void smtpd_sasl_pre_init(void);                 /* as root: Cyrus, tables */
+void smtpd_sasl_session_init(SMTPD_STATE *st);  /* also after STARTTLS */
+void smtpd_sasl_session_end(SMTPD_STATE *st);
+/* The EHLO lines: "AUTH PLAIN LOGIN" (and "AUTH=..." for broken
+ * clients), or nothing; added to lines. */
+void smtpd_sasl_ehlo(SMTPD_STATE *st, strv *keywords, strv *lines);
+int  smtpd_auth_cmd(SMTPD_STATE *st, const char *args);
+/* MAIL FROM AUTH=value; NULL, or the error reply. */
+const char *smtpd_sasl_mail_opt(SMTPD_STATE *st, const char *value);
+/* ", sasl_method=PLAIN, sasl_username=u[, sasl_sender=s]" or "". */
+void smtpd_sasl_log_suffix(const SMTPD_STATE *st, sbuf *out);
+
+/* smtpd_anvil.c: smtpd_client_*_limit through the anvil service. */
+void smtpd_anvil_init(void);                    /* pre_init: exception list */
+/* After "connect from": 0, or -1 after a 421 reply (the session ends). */
+int  smtpd_anvil_connect(SMTPD_STATE *st);
+void smtpd_anvil_disconnect(SMTPD_STATE *st);
+/* Before MAIL, RCPT and AUTH: 0, or -1 after a 4xx reply. */
+int  smtpd_anvil_command(SMTPD_STATE *st, int cmd_id);
+/* STARTTLS: before the handshake, 0 or -1 after a 421 reply (new TLS
+ * session rate over the limit); after a new (not resumed) session,
+ * count it. */
+int  smtpd_anvil_newtls_check(SMTPD_STATE *st);
+void smtpd_anvil_newtls_count(SMTPD_STATE *st);
+
+/* smtpd_actions.c: access(5) message actions on their way to cleanup. */
+/* cleanup_open flags for the actions decided so far. */
+int  smtpd_actions_open_flags(SMTPD_STATE *st);
+/* Before "354": HOLD, FILTER, REDIRECT as cleanup attributes, BCC
+ * recipients; PREPEND header lines appended to headers. */
+void smtpd_actions_apply(SMTPD_STATE *st, sbuf *headers);
+/* Transaction reset: forget the actions, new policy instance. */
+void smtpd_actions_reset(SMTPD_STATE *st);
 
 /* smtpd_lookup.c: the tables behind restrictions (default check ops). */
 struct smtpd_lookup *smtpd_lookup_open(void);   /* pre_init: as root */

@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "util/msg.h"
@@ -82,7 +84,15 @@ void smtpd_printable(sbuf *out, const char *buf, size_t len, size_t max)
 
 static void check_log(void *ctx, const char *whatsup, const char *reply)
 {
-    smtpd_log_whatsup((SMTPD_STATE *) ctx, whatsup, reply);
+    SMTPD_STATE *st = ctx;
+
+    smtpd_log_whatsup(st, whatsup, reply);
+    /* access(5): 421 and 521 end the session after the reply (at CONNECT
+     * with smtpd_delay_reject = no the reply only comes later). */
+    if (strcmp(whatsup, "reject") == 0 && (strncmp(reply, "421 ", 4) == 0
+                                           || strncmp(reply, "521 ", 4) == 0)
+        && strcmp(st->where, "CONNECT") != 0)
+        st->done = true;
 }
 
 void smtpd_check_setup(SMTPD_STATE *st, struct smtpd_check *c)
@@ -96,5 +106,39 @@ void smtpd_check_setup(SMTPD_STATE *st, struct smtpd_check *c)
     c->helo = st->helo_name;
     c->sender = st->sender;
     c->recipient = st->recipient;
-    c->sasl_authenticated = false;
+    /* permit_sasl_authenticated: a login other than ANONYMOUS. */
+    c->sasl_authenticated = st->sasl_username && st->sasl_method
+                            && strcasecmp(st->sasl_method, "ANONYMOUS") != 0;
+    c->sasl_method = st->sasl_method;
+    c->sasl_username = st->sasl_username;
+    c->sasl_sender = st->sasl_sender;
+    smtpd_tls_check_facts(st, c);
+
+    /* The facts the restrictions outside the evaluator use. */
+    static char server_addr[SOCK_ADDR_STRLEN], server_port[8];
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    snprintf(server_addr, sizeof(server_addr), "%s", "");
+    snprintf(server_port, sizeof(server_port), "0");
+    if (getsockname(vstream_fd(st->client), (struct sockaddr *) &ss, &len) == 0
+        && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+        sock_addr_str((struct sockaddr *) &ss, len, server_addr);
+        snprintf(server_port, sizeof(server_port), "%d", sock_addr_port((struct sockaddr *) &ss));
+    }
+    c->client_name = st->name;
+    c->client_addr = st->addr;
+    c->client_port = st->port;
+    c->reverse_name = st->reverse_name;
+    c->name_status = st->name_status;
+    c->reverse_name_status = st->reverse_name_status;
+    c->server_addr = server_addr;
+    c->server_port = server_port;
+    c->protocol = st->protocol;
+    c->stage = st->where;
+    c->queue_id = st->queue_id;
+    c->instance = st->instance;
+    c->rcpt_count = st->rcpt_count;
+    c->size = st->decl_size;
+    c->unauth_pipelining = st->unauth_pipelining;
+    c->actions = st->sender ? &st->actions : 0;
 }

@@ -2,25 +2,39 @@
  * smtpd_check.c - the restriction evaluator and the built-in restrictions
  * (see smtpd_check.h for the contract).
  *
- * Built in: permit, reject, defer, warn_if_reject, permit_mynetworks,
- * permit_sasl_authenticated, permit_auth_destination,
- * reject_unauth_destination, defer_unauth_destination,
- * check_relay_domains, reject_non_fqdn_helo_hostname,
- * reject_invalid_helo_hostname, reject_non_fqdn_sender,
- * reject_non_fqdn_recipient, reject_unlisted_sender,
- * reject_unlisted_recipient (and the old names of these). Reply texts and
+ * Built in: permit, reject, defer, defer_if_permit, defer_if_reject,
+ * warn_if_reject, sleep, permit_mynetworks, permit_sasl_authenticated,
+ * permit_auth_destination, reject_unauth_destination,
+ * defer_unauth_destination, check_relay_domains,
+ * reject_non_fqdn_helo_hostname, reject_invalid_helo_hostname,
+ * reject_non_fqdn_sender, reject_non_fqdn_recipient,
+ * reject_unlisted_sender, reject_unlisted_recipient,
+ * reject_unauth_pipelining, reject_multi_recipient_bounce,
+ * reject_plaintext_session (and the old names of these). Reply texts and
  * codes follow Postfix: the code comes from the parameter Postfix uses
  * (reject_code, defer_code, relay_domains_reject_code, non_fqdn_reject_code,
- * invalid_hostname_reject_code, unknown_local_recipient_reject_code).
+ * invalid_hostname_reject_code, unknown_local_recipient_reject_code,
+ * multi_recipient_bounce_reject_code, plaintext_reject_code).
+ *
+ * Stages and deferrals, as Postfix: every stage resets warn_if_reject and
+ * defer_if_reject. A defer_if_permit armed in the client, helo or sender
+ * stage is carried to the recipient stage when those run at RCPT time
+ * (smtpd_delay_reject = yes) and given there if nothing rejects; when a
+ * stage runs on its own (smtpd_delay_reject = no, DATA, END-OF-MESSAGE,
+ * ETRN) it is given at the end of that stage. Once a message is to be
+ * discarded (DISCARD), later recipients and the data stages are not
+ * checked.
  *
  * Does not: look anything up itself (struct smtpd_check_ops), talk to
  * the client, or keep state between requests.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "mail/address.h"
 #include "mail/mail_conf.h"
@@ -48,10 +62,30 @@ void smtpd_check_register(const struct smtpd_restriction *table)
     extra_tables[extra_count++] = table;
 }
 
+void smtpd_actions_init(struct smtpd_actions *a)
+{
+    memset(a, 0, sizeof(*a));
+    strv_init(&a->bcc);
+    strv_init(&a->prepend);
+}
+
+void smtpd_actions_free(struct smtpd_actions *a)
+{
+    xfree(a->hold);
+    xfree(a->discard);
+    xfree(a->filter);
+    xfree(a->redirect);
+    strv_free(&a->bcc);
+    strv_free(&a->prepend);
+    memset(a, 0, sizeof(*a));       /* empty and usable again (strv_add copes) */
+}
+
 void smtpd_check_init(struct smtpd_check *c, const struct smtpd_check_ops *ops, void *ctx)
 {
     memset(c, 0, sizeof(*c));
     sbuf_init(&c->reply);
+    sbuf_init(&c->defer_if_permit.reply);
+    sbuf_init(&c->defer_if_reject.reply);
     c->ops = ops;
     c->ops_ctx = ctx;
 }
@@ -59,12 +93,42 @@ void smtpd_check_init(struct smtpd_check *c, const struct smtpd_check_ops *ops, 
 void smtpd_check_free(struct smtpd_check *c)
 {
     sbuf_free(&c->reply);
+    sbuf_free(&c->defer_if_permit.reply);
+    sbuf_free(&c->defer_if_reject.reply);
+}
+
+void smtpd_check_log(struct smtpd_check *c, const char *whatsup, const char *text)
+{
+    if (c->ops && c->ops->log)
+        c->ops->log(c->ops_ctx, whatsup, text);
 }
 
 static void check_log(struct smtpd_check *c, const char *whatsup)
 {
-    if (c->ops && c->ops->log)
-        c->ops->log(c->ops_ctx, whatsup, sbuf_str(&c->reply));
+    smtpd_check_log(c, whatsup, sbuf_str(&c->reply));
+}
+
+/* RFC 3463 3.2: sender and recipient address statuses. */
+void smtpd_check_dsn_fix(const char *dsn, const char *reply_class, char out[16])
+{
+    snprintf(out, 16, "%s", dsn);
+    if (!reply_class || strncmp(out + 1, ".1.", 3) != 0 || !isdigit((unsigned char) out[4])
+        || out[5] != 0)
+        return;
+    int detail = out[4] - '0';
+    bool sender = strcmp(reply_class, SMTPD_NAME_SENDER) == 0;
+    bool rcpt = strcmp(reply_class, SMTPD_NAME_RECIPIENT) == 0;
+    if (!sender && !rcpt) {
+        out[2] = '0';               /* X.1.Y -> X.0.0 for non-address information */
+        out[4] = '0';
+        return;
+    }
+    /* Sender and recipient equivalents of X.1.0 .. X.1.8 (RFC 3463 3.2). */
+    static const char snd[] = "008700078";
+    static const char rcp[] = "012345632";
+    if (detail > 8)
+        return;
+    out[4] = (sender ? snd : rcp)[detail];
 }
 
 int smtpd_check_reject(struct smtpd_check *c, int code, const char *dsn, const char *fmt, ...)
@@ -72,18 +136,38 @@ int smtpd_check_reject(struct smtpd_check *c, int code, const char *dsn, const c
     char dsn_buf[16];
     va_list ap;
 
-    /* soft_bounce turns a permanent refusal into a temporary one. */
     snprintf(dsn_buf, sizeof(dsn_buf), "%s", dsn);
-    if (code >= 500 && code < 600 && mail_conf_bool("soft_bounce")) {
-        code -= 100;
-        if (dsn_buf[0] == '5')
-            dsn_buf[0] = '4';
-    }
     sbuf_reset(&c->reply);
     sbuf_printf(&c->reply, "%d %s ", code, dsn_buf);
     va_start(ap, fmt);
     sbuf_vprintf(&c->reply, fmt, ap);
     va_end(ap);
+    /* A reply code from the configuration must be 4xx or 5xx. */
+    if (code < 400 || code > 599) {
+        msg_warn("SMTP reply code configuration error: %s", sbuf_str(&c->reply));
+        code = 450;
+        sbuf_set(&c->reply, "450 4.7.1 Service unavailable");
+    }
+    /* defer_if_reject: a permanent refusal becomes the saved deferral. */
+    if (!c->warn_if_reject && c->defer_if_reject.active && code >= 500) {
+        c->defer_if_reject.active = false;
+        code = c->defer_if_reject.code;
+        sbuf_set(&c->reply, sbuf_str(&c->defer_if_reject.reply));
+    }
+    /* RFC 5321 4.2.1: one line of at most 512 bytes with CR LF; printable. */
+    sbuf_truncate(&c->reply, 510);
+    for (size_t i = 0; i < c->reply.len; i++)
+        if ((unsigned char) c->reply.s[i] < 0x20 || (unsigned char) c->reply.s[i] >= 0x7f)
+            c->reply.s[i] = ' ';
+    /* soft_bounce turns a permanent refusal into a temporary one. */
+    if (code >= 500 && mail_conf_bool("soft_bounce")) {
+        code -= 100;
+        c->reply.s[0] = '4';
+    }
+    /* The status code class follows the reply code (RFC 3463). */
+    if (c->reply.len > 5 && c->reply.s[3] == ' ' && (c->reply.s[4] == '4' || c->reply.s[4] == '5'
+                                                     || c->reply.s[4] == '2'))
+        c->reply.s[4] = c->reply.s[0];
     c->code = code;
     if (c->warn_if_reject) {
         check_log(c, "reject_warning");
@@ -102,6 +186,71 @@ int smtpd_check_config_error(struct smtpd_check *c)
     int r = smtpd_check_reject(c, 451, "4.3.5", "Server configuration error");
     c->warn_if_reject = saved;
     return r;
+}
+
+static void defer_arm(struct smtpd_defer *d, int code, const char *dsn, const char *fmt,
+                      va_list ap)
+{
+    if (d->active)
+        return;                 /* the first reason in a stage is the one given */
+    d->active = true;
+    d->code = code;
+    sbuf_reset(&d->reply);
+    sbuf_printf(&d->reply, "%d %s ", code, dsn);
+    sbuf_vprintf(&d->reply, fmt, ap);
+}
+
+int smtpd_check_defer_if_permit(struct smtpd_check *c, int code, const char *dsn,
+                                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (c->warn_if_reject) {
+        /* postconf(5) warn_if_reject: the implicit deferral is only logged. */
+        sbuf text = SBUF_INIT;
+        sbuf_printf(&text, "%d %s ", code, dsn);
+        sbuf_vprintf(&text, fmt, ap);
+        smtpd_check_log(c, "reject_warning", sbuf_str(&text));
+        sbuf_free(&text);
+    } else {
+        defer_arm(&c->defer_if_permit, code, dsn, fmt, ap);
+    }
+    va_end(ap);
+    return SMTPD_CHECK_DUNNO;
+}
+
+int smtpd_check_defer_if_reject(struct smtpd_check *c, int code, const char *dsn,
+                                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    defer_arm(&c->defer_if_reject, code, dsn, fmt, ap);
+    va_end(ap);
+    return SMTPD_CHECK_DUNNO;
+}
+
+int smtpd_check_tempfail(struct smtpd_check *c, const char *action_param, int code,
+                         const char *dsn, const char *fmt, ...)
+{
+    const char *action = mail_conf_str(action_param);
+    sbuf text = SBUF_INIT;
+    va_list ap;
+    int status;
+
+    va_start(ap, fmt);
+    sbuf_vprintf(&text, fmt, ap);
+    va_end(ap);
+    if (strcasecmp(action, "defer") == 0) {
+        status = smtpd_check_reject(c, code, dsn, "%s", sbuf_str(&text));
+    } else {
+        if (strcasecmp(action, "defer_if_permit") != 0)
+            msg_warn("%s: unknown value \"%s\"; using defer_if_permit", action_param, action);
+        status = smtpd_check_defer_if_permit(c, code, dsn, "%s", sbuf_str(&text));
+    }
+    sbuf_free(&text);
+    return status;
 }
 
 static int lookup_failure(struct smtpd_check *c, const char *what)
@@ -163,6 +312,11 @@ static int auth_destination(struct smtpd_check *c)
     if ((flags & RESOLVE_FLAG_ROUTED) && !mail_conf_bool("allow_untrusted_routing"))
         return 0;
     return (flags & (RESOLVE_CLASS_FINAL | RESOLVE_CLASS_RELAY)) ? 1 : 0;
+}
+
+int smtpd_check_auth_destination(struct smtpd_check *c)
+{
+    return c->recipient ? auth_destination(c) : 0;
 }
 
 static int r_permit_auth_destination(struct smtpd_check *c, const char *n, const char *a)
@@ -314,10 +468,79 @@ static int r_unlisted_sender(struct smtpd_check *c, const char *n, const char *a
     return unlisted(c, c->sender, true);
 }
 
+/* ---- more generic restrictions ---- */
+
+static int r_defer_if_permit(struct smtpd_check *c, const char *n, const char *a)
+{
+    (void) n; (void) a;
+    return smtpd_check_defer_if_permit(c, 451, "4.7.0", "<%s>: %s rejected: "
+                                       "defer_if_permit requested", c->reply_name,
+                                       c->reply_class);
+}
+
+static int r_defer_if_reject(struct smtpd_check *c, const char *n, const char *a)
+{
+    (void) n; (void) a;
+    return smtpd_check_defer_if_reject(c, 451, "4.7.0", "<%s>: %s rejected: "
+                                       "defer_if_reject requested", c->reply_name,
+                                       c->reply_class);
+}
+
+static int r_sleep(struct smtpd_check *c, const char *n, const char *a)
+{
+    char *end;
+    long secs = strtol(a, &end, 10);
+
+    if (!isdigit((unsigned char) *a) || *end || secs > 3600) {
+        msg_warn("restriction %s: bad argument \"%s\": expected seconds", n, a);
+        return smtpd_check_config_error(c);
+    }
+    sleep((unsigned) secs);
+    return SMTPD_CHECK_DUNNO;
+}
+
+static int r_unauth_pipelining(struct smtpd_check *c, const char *n, const char *a)
+{
+    (void) n; (void) a;
+    if (!c->unauth_pipelining)
+        return SMTPD_CHECK_DUNNO;
+    return smtpd_check_reject(c, 503, "5.5.0", "<%s>: %s rejected: Improper use of SMTP "
+                              "command pipelining", c->reply_name, c->reply_class);
+}
+
+/* Null sender with more than one recipient: at DATA and END-OF-MESSAGE
+ * the count is complete; at RCPT this refuses the second and later ones. */
+static int r_multi_recipient_bounce(struct smtpd_check *c, const char *n, const char *a)
+{
+    (void) n; (void) a;
+    bool data_stage = c->stage && (strcmp(c->stage, "DATA") == 0
+                                   || strcmp(c->stage, "END-OF-MESSAGE") == 0);
+    if (!c->sender || *c->sender || c->rcpt_count < (data_stage ? 2 : 1))
+        return SMTPD_CHECK_DUNNO;
+    return smtpd_check_reject(c, (int) mail_conf_int("multi_recipient_bounce_reject_code"),
+                              "5.5.3", "<%s>: %s rejected: Multi-recipient bounce",
+                              c->reply_name, c->reply_class);
+}
+
+static int r_plaintext_session(struct smtpd_check *c, const char *n, const char *a)
+{
+    (void) n; (void) a;
+    if (c->tls)
+        return SMTPD_CHECK_DUNNO;
+    return smtpd_check_reject(c, (int) mail_conf_int("plaintext_reject_code"), "4.7.1",
+                              "Session encryption is required");
+}
+
 static const struct smtpd_restriction builtin[] = {
     {"permit", 0, r_permit},
     {"reject", 0, r_reject},
     {"defer", 0, r_defer},
+    {"defer_if_permit", 0, r_defer_if_permit},
+    {"defer_if_reject", 0, r_defer_if_reject},
+    {"sleep", SMTPD_R_ARG, r_sleep},
+    {"reject_unauth_pipelining", 0, r_unauth_pipelining},
+    {"reject_multi_recipient_bounce", 0, r_multi_recipient_bounce},
+    {"reject_plaintext_session", 0, r_plaintext_session},
     {"permit_mynetworks", 0, r_permit_mynetworks},
     {"permit_sasl_authenticated", 0, r_permit_sasl},
     {"permit_auth_destination", 0, r_permit_auth_destination},
@@ -362,24 +585,19 @@ static bool is_restriction_class(const char *name)
     return found;
 }
 
-int smtpd_check_list(struct smtpd_check *c, const char *param, const char *reply_name,
-                     const char *reply_class)
+/* Evaluate restriction words in the current reply_name/class; where
+ * names the parameter or table for warnings. */
+static int eval_items(struct smtpd_check *c, const strv *items, const char *where)
 {
-    strv items;
     int status = SMTPD_CHECK_DUNNO;
-    const char *saved_name = c->reply_name, *saved_class = c->reply_class;
 
     if (c->depth >= MAX_CLASS_DEPTH) {
-        msg_warn("%s: restriction class nesting too deep", param);
+        msg_warn("%s: restriction class nesting too deep", where);
         return smtpd_check_config_error(c);
     }
     c->depth++;
-    c->reply_name = reply_name;
-    c->reply_class = reply_class;
-    strv_init(&items);
-    mail_conf_list(param, &items);
-    for (size_t i = 0; status == SMTPD_CHECK_DUNNO && i < items.n; i++) {
-        const char *name = items.v[i];
+    for (size_t i = 0; status == SMTPD_CHECK_DUNNO && i < items->n; i++) {
+        const char *name = items->v[i];
         const struct smtpd_restriction *r;
 
         if (strcasecmp(name, "warn_if_reject") == 0) {
@@ -389,33 +607,75 @@ int smtpd_check_list(struct smtpd_check *c, const char *param, const char *reply
         if ((r = find_restriction(name)) != 0) {
             const char *arg = 0;
             if (r->flags & SMTPD_R_ARG) {
-                if (i + 1 >= items.n) {
-                    msg_warn("restriction %s in %s requires a table or argument", name, param);
+                if (i + 1 >= items->n) {
+                    msg_warn("restriction %s in %s requires a table or argument", name, where);
                     status = smtpd_check_config_error(c);
                     break;
                 }
-                arg = items.v[++i];
+                arg = items->v[++i];
             }
             status = r->fn(c, name, arg);
         } else if (is_restriction_class(name)) {
-            status = smtpd_check_list(c, name, reply_name, reply_class);
+            status = smtpd_check_list(c, name, c->reply_name, c->reply_class);
         } else {
             msg_warn("unknown smtpd restriction: \"%s\"", name);
             status = smtpd_check_config_error(c);
         }
         c->warn_if_reject = 0;
     }
-    strv_free(&items);
     c->depth--;
+    return status;
+}
+
+int smtpd_check_items(struct smtpd_check *c, const strv *items, const char *where)
+{
+    return eval_items(c, items, where);
+}
+
+int smtpd_check_list(struct smtpd_check *c, const char *param, const char *reply_name,
+                     const char *reply_class)
+{
+    strv items;
+    const char *saved_name = c->reply_name, *saved_class = c->reply_class;
+
+    c->reply_name = reply_name;
+    c->reply_class = reply_class;
+    strv_init(&items);
+    mail_conf_list(param, &items);
+    int status = eval_items(c, &items, param);
+    strv_free(&items);
     c->reply_name = saved_name;
     c->reply_class = saved_class;
     return status;
 }
 
-/* Evaluate the list in parameter param; log a final reject. */
-static int check_param(struct smtpd_check *c, const char *param, const char *reply_name,
-                       const char *reply_class)
+/* Start a stage: warn_if_reject and defer_if_reject never carry over;
+ * defer_if_permit carries over only when carry is set. */
+static void stage_reset(struct smtpd_check *c, bool carry)
 {
+    c->warn_if_reject = 0;
+    c->defer_if_reject.active = false;
+    if (!carry)
+        c->defer_if_permit.active = false;
+}
+
+/* End of a stage that decides: an armed defer_if_permit is the answer
+ * unless something rejected. */
+static int stage_end(struct smtpd_check *c, int status)
+{
+    if (status != SMTPD_CHECK_REJECT && c->defer_if_permit.active) {
+        c->code = c->defer_if_permit.code;
+        sbuf_set(&c->reply, sbuf_str(&c->defer_if_permit.reply));
+        status = SMTPD_CHECK_REJECT;
+    }
+    return status;
+}
+
+/* Evaluate the list in parameter param as one stage. */
+static int check_param(struct smtpd_check *c, const char *param, const char *reply_name,
+                       const char *reply_class, bool carry)
+{
+    stage_reset(c, carry);
     return smtpd_check_list(c, param, reply_name, reply_class);
 }
 
@@ -431,24 +691,33 @@ static const char *client_subject(struct smtpd_check *c)
     return c->namaddr ? c->namaddr : "unknown";
 }
 
+static bool discarding(const struct smtpd_check *c)
+{
+    return c->actions && c->actions->discard;
+}
+
 int smtpd_check_client(struct smtpd_check *c)
 {
-    return finish(c, check_param(c, "smtpd_client_restrictions", client_subject(c),
-                                 "Client host"));
+    int status = check_param(c, "smtpd_client_restrictions", client_subject(c),
+                             SMTPD_NAME_CLIENT, false);
+    return finish(c, stage_end(c, status));
 }
 
 int smtpd_check_helo(struct smtpd_check *c)
 {
     if (!c->helo)
         return SMTPD_CHECK_DUNNO;
-    return finish(c, check_param(c, "smtpd_helo_restrictions", c->helo, "Helo command"));
+    int status = check_param(c, "smtpd_helo_restrictions", c->helo, SMTPD_NAME_HELO, false);
+    return finish(c, stage_end(c, status));
 }
 
 int smtpd_check_mail(struct smtpd_check *c)
 {
     if (!c->sender)
         return SMTPD_CHECK_DUNNO;
-    return finish(c, check_param(c, "smtpd_sender_restrictions", c->sender, "Sender address"));
+    int status = check_param(c, "smtpd_sender_restrictions", c->sender, SMTPD_NAME_SENDER,
+                             false);
+    return finish(c, stage_end(c, status));
 }
 
 /* The restrictions that can refuse mail for other destinations. */
@@ -476,6 +745,10 @@ int smtpd_check_rcpt(struct smtpd_check *c)
     if (!c->recipient)
         return SMTPD_CHECK_DUNNO;
     c->rcpt_listed_checked = false;
+    c->defer_if_permit.active = false;
+    /* The message will be thrown away: nothing is delivered anywhere. */
+    if (discarding(c))
+        return SMTPD_CHECK_DUNNO;
 
     /* Postfix refuses to run as an open relay by accident. */
     if (!has_relay_control("smtpd_relay_restrictions")
@@ -487,12 +760,16 @@ int smtpd_check_rcpt(struct smtpd_check *c)
         return finish(c, smtpd_check_config_error(c));
     }
 
+    /* Delayed stages: each resets its own state, a defer_if_permit is
+     * carried to the end of the recipient stage. */
     if (mail_conf_bool("smtpd_delay_reject")) {
-        status = check_param(c, "smtpd_client_restrictions", client_subject(c), "Client host");
+        status = check_param(c, "smtpd_client_restrictions", client_subject(c),
+                             SMTPD_NAME_CLIENT, true);
         if (status != SMTPD_CHECK_REJECT && c->helo)
-            status = check_param(c, "smtpd_helo_restrictions", c->helo, "Helo command");
+            status = check_param(c, "smtpd_helo_restrictions", c->helo, SMTPD_NAME_HELO, true);
         if (status != SMTPD_CHECK_REJECT && c->sender)
-            status = check_param(c, "smtpd_sender_restrictions", c->sender, "Sender address");
+            status = check_param(c, "smtpd_sender_restrictions", c->sender,
+                                 SMTPD_NAME_SENDER, true);
         if (status == SMTPD_CHECK_REJECT)
             return finish(c, status);
     }
@@ -502,9 +779,18 @@ int smtpd_check_rcpt(struct smtpd_check *c)
         first = "smtpd_recipient_restrictions";
         second = "smtpd_relay_restrictions";
     }
-    status = check_param(c, first, c->recipient, "Recipient address");
-    if (status != SMTPD_CHECK_REJECT)
-        status = check_param(c, second, c->recipient, "Recipient address");
+    status = check_param(c, first, c->recipient, SMTPD_NAME_RECIPIENT, true);
+    if (status != SMTPD_CHECK_REJECT) {
+        c->warn_if_reject = 0;
+        status = smtpd_check_list(c, second, c->recipient, SMTPD_NAME_RECIPIENT);
+    }
+    /* A discard decided by this recipient's checks accepts it. */
+    if (status != SMTPD_CHECK_REJECT && discarding(c))
+        return SMTPD_CHECK_DUNNO;
+    /* A deferral comes before the implicit table checks, as in Postfix
+     * (they are a separate step there). */
+    status = stage_end(c, status);
+    c->warn_if_reject = 0;
     if (status != SMTPD_CHECK_REJECT && mail_conf_bool("smtpd_reject_unlisted_recipient"))
         status = r_unlisted_recipient(c, "reject_unlisted_recipient", 0);
     if (status != SMTPD_CHECK_REJECT && c->sender && *c->sender
@@ -523,11 +809,28 @@ int smtpd_check_vrfy(struct smtpd_check *c)
 
 int smtpd_check_data(struct smtpd_check *c)
 {
-    return finish(c, check_param(c, "smtpd_data_restrictions", "DATA", "Data command"));
+    if (discarding(c))
+        return SMTPD_CHECK_DUNNO;
+    int status = check_param(c, "smtpd_data_restrictions", "DATA", SMTPD_NAME_DATA, false);
+    if (status != SMTPD_CHECK_REJECT && discarding(c))
+        return SMTPD_CHECK_DUNNO;
+    return finish(c, stage_end(c, status));
+}
+
+int smtpd_check_eod(struct smtpd_check *c)
+{
+    if (discarding(c))
+        return SMTPD_CHECK_DUNNO;
+    int status = check_param(c, "smtpd_end_of_data_restrictions", "END-OF-MESSAGE",
+                             SMTPD_NAME_EOD, false);
+    if (status != SMTPD_CHECK_REJECT && discarding(c))
+        return SMTPD_CHECK_DUNNO;
+    return finish(c, stage_end(c, status));
 }
 
 int smtpd_check_etrn(struct smtpd_check *c)
 {
     const char *what = c->etrn_domain ? c->etrn_domain : "";
-    return finish(c, check_param(c, "smtpd_etrn_restrictions", what, "Etrn command"));
+    int status = check_param(c, "smtpd_etrn_restrictions", what, SMTPD_NAME_ETRN, false);
+    return finish(c, stage_end(c, status));
 }

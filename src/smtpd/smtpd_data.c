@@ -6,7 +6,9 @@
  *   1. refuse DATA without MAIL/valid RCPT, or with an argument;
  *      smtpd_data_restrictions;
  *   2. "354 End data with <CR><LF>.<CR><LF>";
- *   3. send our Received: header, then each content line (dot-unstuffed,
+ *   3. send the access(5) message actions (smtpd_actions.c: HOLD, FILTER,
+ *      REDIRECT, BCC as attributes and recipients, PREPEND header lines),
+ *      our Received: header, then each content line (dot-unstuffed,
  *      LF line ends) to cleanup; the end of data is decided by
  *      smtpd_dot.c (smtpd_forbid_bare_newline; <LF>.<LF> and friends are
  *      never the end in the default "normalize" mode);
@@ -14,7 +16,9 @@
  *      stop sending to cleanup but keep reading to the end of data;
  *   5. at the end: too big -> drop the queue file, "552 5.3.4 Error:
  *      message file too big"; bare LF in "reject" mode -> drop, "550
- *      5.5.2 Error: bare <LF> received";
+ *      5.5.2 Error: bare <LF> received"; smtpd_end_of_data_restrictions;
+ *      a DISCARD action -> drop the queue file and still answer "250 2.0.0
+ *      Ok: queued as ID";
  *   6. cleanup_finish(): CLEANUP_STAT_OK means the file is complete and
  *      on stable storage -- only then "250 2.0.0 Ok: queued as ID". Any
  *      other status is answered with cleanup's reason (4xx/5xx) and the
@@ -74,6 +78,32 @@ static const char *status_text(int status)
     return "4.3.0 Error: queue file write error";
 }
 
+/* smtpd_end_of_data_restrictions; 0, or -1 after replying. Actions that
+ * need cleanup can no longer reach it here: they are logged and dropped. */
+static int end_of_data_checks(SMTPD_STATE *st, long long size)
+{
+    if (!mail_conf_str("smtpd_end_of_data_restrictions")[0])
+        return 0;
+    struct smtpd_actions *a = &st->actions;
+    bool had_hold = a->hold, had_filter = a->filter, had_redirect = a->redirect;
+    size_t had_bcc = a->bcc.n;
+    struct smtpd_check chk;
+    smtpd_check_setup(st, &chk);
+    chk.size = size;
+    int status = smtpd_check_eod(&chk);
+    if (status == SMTPD_CHECK_REJECT)
+        smtpd_reply(st, "%s", sbuf_str(&chk.reply));
+    smtpd_check_free(&chk);
+    if (status == SMTPD_CHECK_REJECT)
+        return -1;
+    if ((a->hold && !had_hold) || (a->filter && !had_filter) || (a->redirect && !had_redirect)
+        || a->bcc.n != had_bcc)
+        msg_warn("%s: HOLD, FILTER, REDIRECT and BCC actions in "
+                 "smtpd_end_of_data_restrictions are not supported -- ignored",
+                 smtpd_queue_id(st));
+    return 0;
+}
+
 /* The session ends in the middle of the data. */
 static int data_lost(SMTPD_STATE *st, long long bytes)
 {
@@ -129,6 +159,7 @@ int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
     out.cc = st->cleanup;
     out.failed = false;
     sbuf_init(&out.buf);
+    smtpd_actions_apply(st, &out.buf);      /* PREPEND goes before Received: */
     smtpd_received(st, time(0), &out.buf);
 
     smtpd_dot_init(&dot, st->dot_mode, st->line_end);
@@ -179,6 +210,18 @@ int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
         smtpd_reply(st, "%s", sbuf_str(&text));
         sbuf_free(&text);
         return -1;
+    }
+    if (end_of_data_checks(st, size) < 0) {
+        sbuf_free(&out.buf);
+        smtpd_mail_reset(st);
+        return -1;
+    }
+    /* DISCARD: the client hears that the message was taken; it was not. */
+    if (st->actions.discard) {
+        sbuf_free(&out.buf);
+        smtpd_reply(st, "250 2.0.0 Ok: queued as %s", st->queue_id);
+        smtpd_mail_reset(st);       /* drops the queue file */
+        return 0;
     }
     out_flush(&out);
     sbuf_free(&out.buf);

@@ -4,12 +4,13 @@
  * Both reset any mail transaction (RFC 5321 4.1.4), remember the name
  * the client gave and the protocol ("SMTP" or "ESMTP", used in
  * Received: and log lines). EHLO lists the extensions in Postfix's
- * order: PIPELINING, SIZE, VRFY, ETRN, ENHANCEDSTATUSCODES, 8BITMIME,
- * DSN, SMTPUTF8. Keywords in smtpd_discard_ehlo_keywords are left out
- * (and logged, unless the list contains "silent-discard"). With
+ * order: PIPELINING, SIZE, VRFY, ETRN, STARTTLS (smtpd_tls.c decides),
+ * AUTH and AUTH= (smtpd_sasl.c), ENHANCEDSTATUSCODES, 8BITMIME, DSN,
+ * SMTPUTF8. Keywords in smtpd_discard_ehlo_keywords are left out (and
+ * logged, unless the list contains "silent-discard"). With
  * smtpd_delay_reject = no, smtpd_helo_restrictions run here.
  *
- * Does not: STARTTLS, AUTH or CHUNKING (not offered yet).
+ * Does not: CHUNKING (not offered yet).
  */
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,8 @@ int smtpd_ehlo_cmd(SMTPD_STATE *st, const char *args)
         {"SIZE", size, true},
         {"VRFY", "VRFY", !st->disable_vrfy},
         {"ETRN", "ETRN", true},
+        {"STARTTLS", "STARTTLS", st->tls_offer && !st->tls},
+        {"AUTH", 0, true},          /* 0: the lines come from smtpd_sasl_ehlo() */
         {"ENHANCEDSTATUSCODES", "ENHANCEDSTATUSCODES", true},
         {"8BITMIME", "8BITMIME", true},
         {"DSN", "DSN", true},
@@ -106,6 +109,20 @@ int smtpd_ehlo_cmd(SMTPD_STATE *st, const char *args)
     for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
         if (!ext[i].offer)
             continue;
+        if (!ext[i].text) {
+            strv kw, auth;
+            strv_init(&kw);
+            strv_init(&auth);
+            smtpd_sasl_ehlo(st, &kw, &auth);
+            if (auth.n && discarded(&discard, ext[i].keyword))
+                sbuf_printf(&dropped, "%s%s", dropped.len ? " " : "", ext[i].keyword);
+            else
+                for (size_t k = 0; k < auth.n; k++)
+                    strv_add(&lines, auth.v[k]);
+            strv_free(&kw);
+            strv_free(&auth);
+            continue;
+        }
         if (discarded(&discard, ext[i].keyword)) {
             sbuf_printf(&dropped, "%s%s", dropped.len ? " " : "", ext[i].keyword);
             continue;

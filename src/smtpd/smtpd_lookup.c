@@ -16,6 +16,11 @@
  * temporary failure (the restriction answers 451 4.3.0), never "unknown
  * user".
  *
+ * Opening the tables also sets up the restrictions outside the evaluator
+ * (smtpd_restrict_init: access tables, rbl_reply_maps) and the anvil
+ * exception list, all while still root; their tables count for
+ * smtpd_lookup_changed().
+ *
  * Does not: decide replies (smtpd_check.c) or cache across sessions
  * beyond the last resolved address.
  */
@@ -25,6 +30,7 @@
 #include "mail/mail_conf.h"
 #include "mail/maps.h"
 #include "mail/match_list.h"
+#include "mail/receive_override.h"
 #include "mail/resolve.h"
 #include "mail/rewrite.h"
 #include "util/mem.h"
@@ -32,6 +38,7 @@
 #include "util/strv.h"
 
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_restrict.h"
 
 struct smtpd_lookup {
     match_list *mynetworks;
@@ -87,6 +94,8 @@ struct smtpd_lookup *smtpd_lookup_open(void)
     sbuf_init(&lk->last_canon);
     lk->last_flags = -1;
     resolve_preload();          /* the resolver's tables, while still root */
+    smtpd_restrict_init();      /* access tables, DNSBL replies, policy, ... */
+    smtpd_anvil_init();
     return lk;
 }
 
@@ -97,7 +106,7 @@ bool smtpd_lookup_changed(const struct smtpd_lookup *lk)
         if (all[i] && maps_changed(all[i]))
             return true;
     return match_list_changed(lk->mynetworks) || match_list_changed(lk->relay_domains)
-           || match_list_changed(lk->bare_lf_exclusions);
+           || match_list_changed(lk->bare_lf_exclusions) || smtpd_restrict_changed();
 }
 
 int smtpd_lookup_bare_lf_excluded(SMTPD_STATE *st)
@@ -153,6 +162,10 @@ static int lk_addr_known(void *ctx, const char *addr, bool sender, int *code, sb
     int r;
 
     (void) sender;
+    /* receive_override_options = no_unknown_recipient_checks (after a
+     * content filter): every recipient is known. */
+    if (!sender && (receive_override() & RECV_NO_UNKNOWN_RCPT))
+        return 1;
     if (flags & RESOLVE_FLAG_FAIL)
         return -1;
     canon = sbuf_str(&lk->last_canon);
@@ -194,6 +207,14 @@ static int lk_addr_known(void *ctx, const char *addr, bool sender, int *code, sb
     return 1;
 }
 
+static int lk_resolved(void *ctx, const char *addr, sbuf *canon)
+{
+    SMTPD_STATE *st = ctx;
+    int flags = lk_resolve(ctx, addr);
+    sbuf_set(canon, (flags & RESOLVE_FLAG_FAIL) ? addr : sbuf_str(&st->lookup->last_canon));
+    return flags;
+}
+
 static int lk_client_in_relay_domains(void *ctx)
 {
     SMTPD_STATE *st = ctx;
@@ -207,5 +228,6 @@ const struct smtpd_check_ops smtpd_lookup_ops = {
     .resolve = lk_resolve,
     .addr_known = lk_addr_known,
     .client_in_relay_domains = lk_client_in_relay_domains,
+    .resolved = lk_resolved,
     .log = 0,
 };

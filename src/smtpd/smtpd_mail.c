@@ -10,6 +10,9 @@
  * smtpd_sender_restrictions are applied here; otherwise they wait for
  * RCPT (smtpd_check_rcpt).
  *
+ * Too little room in the queue file system is "452 4.3.1 Insufficient
+ * system storage" (queue_minfree, smtpd_space.c).
+ *
  * The queue file is opened by the first accepted RCPT, or here when
  * smtpd_delay_open_until_valid_rcpt = no.
  */
@@ -26,6 +29,7 @@
 #include "util/msg.h"
 
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_space.h"
 
 #define DSN_ENVID_MAX 100       /* RFC 3461 4.4 */
 
@@ -42,12 +46,15 @@ void smtpd_mail_reset(SMTPD_STATE *st)
     st->recipient = 0;
     xfree(st->dsn_envid);
     st->dsn_envid = 0;
+    xfree(st->sasl_sender);
+    st->sasl_sender = 0;
     st->dsn_ret = 0;
     st->encoding = 0;
     st->decl_size = 0;
     st->smtputf8_requested = false;
     st->rcpt_count = 0;
     st->rcpt_overshoot = 0;
+    smtpd_actions_reset(st);        /* HOLD, DISCARD ...; a new policy instance */
 }
 
 static int hexval(int c)
@@ -139,6 +146,13 @@ static int mail_params(SMTPD_STATE *st, const char *rest)
             }
         } else if (strcasecmp(p, "SMTPUTF8") == 0 && st->smtputf8) {
             st->smtputf8_requested = true;
+        } else if (strncasecmp(p, "AUTH=", 5) == 0 && st->sasl_enabled) {
+            /* RFC 4954 5 */
+            const char *why = smtpd_sasl_mail_opt(st, p + 5);
+            if (why) {
+                smtpd_reply(st, "%s", why);
+                ret = -1;
+            }
         } else {
             sbuf shown = SBUF_INIT;
             smtpd_printable(&shown, p, strlen(p), 100);
@@ -207,6 +221,12 @@ int smtpd_mail_cmd(SMTPD_STATE *st, const char *args)
     /* RFC 1870 6.2: refuse a message known to be too big right away. */
     if (st->size_limit > 0 && st->decl_size > st->size_limit) {
         smtpd_reply(st, "552 5.3.4 Message size exceeds fixed limit");
+        smtpd_mail_reset(st);
+        sbuf_free(&addr);
+        return -1;
+    }
+    /* queue_minfree: "452 4.3.1 Insufficient system storage" (smtpd_space.c). */
+    if (smtpd_space_check(st) < 0) {
         smtpd_mail_reset(st);
         sbuf_free(&addr);
         return -1;

@@ -23,6 +23,7 @@
 
 #include "mail/address.h"
 #include "mail/mail_conf.h"
+#include "mail/receive_override.h"
 #include "util/mem.h"
 #include "util/msg.h"
 #include "util/strv.h"
@@ -144,8 +145,11 @@ int smtpd_open_queue_file(SMTPD_STATE *st)
 {
     sbuf err = SBUF_INIT;
 
-    st->cleanup = cleanup_open(CLEANUP_FLAG_MASK_DEFAULT, st->queue_id, sizeof(st->queue_id),
-                               &err);
+    /* receive_override_options turns off what cleanup would do; smtpd_milters
+     * (connect/helo/mail/rcpt events, then the content in cleanup) go with
+     * CLEANUP_FLAG_MILTER when they exist (docs/content-inspection.md). */
+    int flags = receive_override_cleanup_flags(smtpd_actions_open_flags(st), receive_override());
+    st->cleanup = cleanup_open(flags, st->queue_id, sizeof(st->queue_id), &err);
     if (!st->cleanup) {
         st->queue_id[0] = 0;
         msg_warn("%s: cannot start a queue file for %s: %s", "NOQUEUE", st->namaddr,
@@ -154,8 +158,10 @@ int smtpd_open_queue_file(SMTPD_STATE *st)
         sbuf_free(&err);
         return -1;
     }
+    sbuf_reset(&err);
+    smtpd_sasl_log_suffix(st, &err);
+    msg_info("%s: client=%s%s", st->queue_id, st->namaddr, sbuf_str(&err));
     sbuf_free(&err);
-    msg_info("%s: client=%s", st->queue_id, st->namaddr);
     cleanup_sender(st->cleanup, st->sender);
     cleanup_attr(st->cleanup, "log_ident", st->queue_id);
     cleanup_attr(st->cleanup, "client_name", st->name);
@@ -177,6 +183,9 @@ int smtpd_open_queue_file(SMTPD_STATE *st)
         cleanup_attr(st->cleanup, "dsn_ret", st->dsn_ret);
     if (st->smtputf8_requested)
         cleanup_attr(st->cleanup, "smtputf8", "1");
+    /* After-queue content filter (an access FILTER, sent later, overrides it). */
+    if (*mail_conf_str("content_filter"))
+        cleanup_attr(st->cleanup, "content_filter", mail_conf_str("content_filter"));
     return 0;
 }
 
