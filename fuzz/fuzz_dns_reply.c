@@ -57,8 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_conf(data + 1, size - 1);
         return 0;
     }
-    static const int types[] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA };
-    int type = types[data[0] % 3];
+    static const int types[] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA, DNS_T_NS, DNS_T_PTR,
+                                 DNS_T_TXT };
+    int type = types[data[0] % 6];
     struct dns_rrset set = {0};
     int rc = dns_parse_reply(data + 1, size - 1, type, &set);
     switch (rc) {
@@ -83,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strnlen(rr->name, sizeof(rr->name)) >= sizeof(rr->name)
             || strnlen(rr->host, sizeof(rr->host)) >= sizeof(rr->host))
             abort();
-        if (type != DNS_T_MX && rr->host[0])
+        if ((type == DNS_T_A || type == DNS_T_AAAA) && rr->host[0])
             abort();
     }
     dns_rrset_free(&set);

@@ -199,6 +199,12 @@ const char *maps_find(maps *m, const char *key, int *error)
     return find_key(m, key, false, error ? error : &dummy);
 }
 
+const char *maps_find_fixed(maps *m, const char *key, int *error)
+{
+    int dummy;
+    return find_key(m, key, true, error ? error : &dummy);
+}
+
 /* ---- address search order ---- */
 
 bool maps_split_extension(const char *local, sbuf *base, sbuf *ext)

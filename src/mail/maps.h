@@ -34,6 +34,10 @@ typedef struct maps maps;
 maps *maps_open(const char *title, const char *spec, int dict_flags);
 void  maps_close(maps *m);
 const char *maps_find(maps *m, const char *key, int *error);
+/* As maps_find, but pattern tables (regexp, pcre, cidr) are skipped: for
+ * partial keys (parent domains, shortened network addresses) that only
+ * fixed-string tables may see (access(5)). */
+const char *maps_find_fixed(maps *m, const char *key, int *error);
 /* local_domain: -1 work it out (the domain is $myorigin, or
  * resolve_local_domain() says yes), 0 no, 1 yes. MAPS_FIND_ADDR_DEFAULT. */
 const char *maps_find_addr(maps *m, const char *addr, int local_domain, int *error,

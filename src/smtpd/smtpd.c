@@ -44,6 +44,7 @@
 
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_dot.h"
+#include "smtpd/smtpd_milter.h"
 
 #define CMD_LIMIT 1     /* counts towards smtpd_junk_command_limit */
 #define CMD_LAST  2     /* RFC 2920 3.1: must be the last command of a group */
@@ -305,7 +306,11 @@ static void do_command(SMTPD_STATE *st, int how)
     if (!cmd) {
         st->where = "UNKNOWN";
         st->cmd_total[SMTPD_CMD_UNKNOWN]++;
-        smtpd_reply(st, "502 5.5.2 Error: command not recognized");
+        const char *milter_reply = smtpd_milter_unknown(st, line);
+        if (milter_reply)
+            smtpd_reply(st, "%s", milter_reply);
+        else
+            smtpd_reply(st, "502 5.5.2 Error: command not recognized");
         st->error_count++;
         return;
     }
@@ -382,7 +387,9 @@ static void serve(vstream *client, const char *service)
         /* A client that talks before the greeting is not an SMTP client. */
         if (st.forbid_unauth_pipelining && input_pending(&st))
             st.pregreet = true;
-        smtpd_reply(&st, "220 %s", mail_conf_str("smtpd_banner"));
+        /* smtpd_milters: the connect event may replace the greeting. */
+        if (smtpd_milter_connect(&st) == 0)
+            smtpd_reply(&st, "220 %s", mail_conf_str("smtpd_banner"));
     }
 
     while (!st.done) {
@@ -416,6 +423,7 @@ static void serve(vstream *client, const char *service)
     }
     vstream_flush(client);
     smtpd_mail_reset(&st);
+    smtpd_milter_disconnect(&st);
     smtpd_sasl_session_end(&st);
     smtpd_tls_session_end(&st);
     xfree(st.helo_name);

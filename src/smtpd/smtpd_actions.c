@@ -15,9 +15,9 @@
  *   DISCARD   smtpd reads the message, drops the queue file and answers
  *             "250 2.0.0 Ok: queued as ID" (smtpd_data.c).
  * The attributes are sent before the content (smtpd_actions_apply, just
- * before "354"), the only time cleanup takes attributes. What cleanup
- * does with "hold", "content_filter" and "redirect" is cleanup's part
- * (docs/smtpd.md, "Restrictions").
+ * before "354"), the only time cleanup takes attributes; cleanup then
+ * holds the message, writes the FILTER record, or makes the redirect
+ * address the only recipient (docs/ipc.md, docs/smtpd.md).
  *
  * Also: the policy "instance" of a transaction.
  *

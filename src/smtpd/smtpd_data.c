@@ -37,6 +37,7 @@
 
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_dot.h"
+#include "smtpd/smtpd_milter.h"
 
 #define DATA_CHUNK 65536        /* bytes collected before each cleanup_data() */
 
@@ -153,6 +154,8 @@ int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
         if (status == SMTPD_CHECK_REJECT)
             return -1;
     }
+    if (smtpd_milter_data(st) < 0)      /* smtpd_milters: the DATA event */
+        return -1;
 
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
 
@@ -225,6 +228,8 @@ int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
     }
     out_flush(&out);
     sbuf_free(&out.buf);
+    /* smtpd_milters: cleanup sends them the content before it commits. */
+    smtpd_milter_end_of_data(st);
 
     /* The commit point: OK only once the queue file is on stable storage. */
     int status = cleanup_finish(st->cleanup, &reason);
@@ -238,8 +243,12 @@ int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
         const char *text = reason.len ? sbuf_str(&reason) : status_text(status);
         if (code < 400 || code > 599)
             code = 451;
-        /* Keep the reply class and the status code class together. */
-        if (text[0] != '4' && text[0] != '5')
+        /* A whole SMTP reply (a milter's) is used as it is; otherwise keep
+         * the reply class and the status code class together. */
+        if ((text[0] == '4' || text[0] == '5') && text[1] >= '0' && text[1] <= '9'
+            && text[2] >= '0' && text[2] <= '9' && (text[3] == ' ' || text[3] == '-'))
+            smtpd_reply(st, "%s", text);
+        else if (text[0] != '4' && text[0] != '5')
             smtpd_reply(st, "%d %c.0.0 %s", code, code >= 500 ? '5' : '4', text);
         else
             smtpd_reply(st, "%d %s", code, text);

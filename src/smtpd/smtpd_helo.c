@@ -22,6 +22,7 @@
 #include "util/strv.h"
 
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_milter.h"
 
 /* Helo restrictions at HELO time (smtpd_delay_reject = no). 0 or -1. */
 static int helo_early_check(SMTPD_STATE *st, const char *name)
@@ -49,6 +50,8 @@ static int helo_common(SMTPD_STATE *st, const char *args, const char *verb)
     if (helo_early_check(st, args) < 0)
         return -1;
     smtpd_mail_reset(st);
+    if (smtpd_milter_helo(st, args) < 0)   /* smtpd_milters: only a 421 refuses */
+        return -1;
     xfree(st->helo_name);
     st->helo_name = xstrdup(args);
     return 0;

@@ -29,12 +29,14 @@
 #include "util/msg.h"
 
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_milter.h"
 #include "smtpd/smtpd_space.h"
 
 #define DSN_ENVID_MAX 100       /* RFC 3461 4.4 */
 
 void smtpd_mail_reset(SMTPD_STATE *st)
 {
+    smtpd_milter_reset(st);         /* SMFIC_ABORT to filters in a transaction */
     if (st->cleanup) {
         cleanup_abort(st->cleanup);
         st->cleanup = 0;
@@ -234,6 +236,11 @@ int smtpd_mail_cmd(SMTPD_STATE *st, const char *args)
     st->sender = sbuf_steal(&addr);
     st->arrival = time(0);
     if (!mail_conf_bool("smtpd_delay_open_until_valid_rcpt") && smtpd_open_queue_file(st) < 0) {
+        smtpd_mail_reset(st);
+        return -1;
+    }
+    /* smtpd_milters: the MAIL event, with the sender known to its macros. */
+    if (smtpd_milter_mail(st, rest) < 0) {
         smtpd_mail_reset(st);
         return -1;
     }

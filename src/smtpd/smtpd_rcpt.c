@@ -29,6 +29,7 @@
 #include "util/strv.h"
 
 #include "smtpd/smtpd.h"
+#include "smtpd/smtpd_milter.h"
 
 struct rcpt_params {
     int notify;
@@ -145,9 +146,10 @@ int smtpd_open_queue_file(SMTPD_STATE *st)
 {
     sbuf err = SBUF_INIT;
 
-    /* receive_override_options turns off what cleanup would do; smtpd_milters
-     * (connect/helo/mail/rcpt events, then the content in cleanup) go with
-     * CLEANUP_FLAG_MILTER when they exist (docs/content-inspection.md). */
+    /* receive_override_options turns off what cleanup would do. smtpd_milters
+     * get the SMTP events here and the content in cleanup, which takes them
+     * over at the end of data (smtpd_milter.c, docs/milter.md);
+     * CLEANUP_FLAG_MILTER asks for non_smtpd_milters and is not set here. */
     int flags = receive_override_cleanup_flags(smtpd_actions_open_flags(st), receive_override());
     st->cleanup = cleanup_open(flags, st->queue_id, sizeof(st->queue_id), &err);
     if (!st->cleanup) {
@@ -232,7 +234,10 @@ int smtpd_rcpt_cmd(SMTPD_STATE *st, const char *args)
     if (status == SMTPD_CHECK_REJECT)
         smtpd_reply(st, "%s", sbuf_str(&chk.reply));
     smtpd_check_free(&chk);
-    if (status == SMTPD_CHECK_REJECT || (!st->cleanup && smtpd_open_queue_file(st) < 0)) {
+    /* smtpd_milters see only recipients the restrictions accepted; the
+     * queue file waits for one they accept too. */
+    if (status == SMTPD_CHECK_REJECT || smtpd_milter_rcpt(st) < 0
+        || (!st->cleanup && smtpd_open_queue_file(st) < 0)) {
         xfree(st->recipient);
         st->recipient = prev;
         goto out;

@@ -2,7 +2,9 @@
  * test_smtpd_check.c - the restriction evaluator (src/smtpd/smtpd_check.c)
  * with fake lookups: relay control, unknown local users, table failures,
  * unknown restrictions, warn_if_reject, soft_bounce, restriction classes,
- * the syntax restrictions and registered extra restrictions.
+ * the syntax restrictions and registered extra restrictions; deferrals
+ * (defer_if_permit, defer_if_reject), status code fix-ups, reply
+ * hygiene, the generic restrictions and the end-of-data stage.
  *
  * The configuration is an empty main.cf plus mail_conf_override() per
  * test, so the parameter defaults are the real ones.
@@ -456,6 +458,170 @@ static void test_vrfy_and_data(void **state)
     smtpd_check_free(c);
 }
 
+
+/* ---- deferrals, stages, reply hygiene ---- */
+
+static void test_defer_if_permit_carried_to_rcpt(void **state)
+{
+    (void) state;
+    /* Armed in the client list (at RCPT time), given at the end of RCPT. */
+    mail_conf_override("smtpd_client_restrictions", "defer_if_permit");
+    assert_string_equal(rcpt_reply("root@example.jp"),
+                        "451 4.7.0 <unknown[192.0.2.1]>: Client host rejected: "
+                        "defer_if_permit requested");
+    /* ... unless something rejects. */
+    assert_string_equal(rcpt_reply("x@elsewhere.example"),
+                        "454 4.7.1 <x@elsewhere.example>: Relay access denied");
+    /* warn_if_reject turns it into a warning only. */
+    mail_conf_override("smtpd_client_restrictions", "warn_if_reject, defer_if_permit");
+    log_count = 0;
+    assert_string_equal(rcpt_reply("root@example.jp"), "");
+    assert_string_equal(last_whatsup, "reject_warning");
+    assert_int_equal(log_count, 1);
+}
+
+static void test_defer_if_reject(void **state)
+{
+    (void) state;
+    mail_conf_override("smtpd_recipient_restrictions", "defer_if_reject, reject");
+    assert_string_equal(rcpt_reply("root@example.jp"),
+                        "451 4.7.0 <root@example.jp>: Recipient address rejected: "
+                        "defer_if_reject requested");
+    /* A temporary rejection stays what it is. */
+    mail_conf_override("smtpd_recipient_restrictions", "defer_if_reject, defer");
+    assert_string_equal(rcpt_reply("root@example.jp"),
+                        "450 4.3.2 <root@example.jp>: Recipient address rejected: "
+                        "Try again later");
+    /* It does not carry over to the next stage. */
+    mail_conf_override("smtpd_client_restrictions", "defer_if_reject");
+    mail_conf_override("smtpd_recipient_restrictions", "reject");
+    assert_string_equal(rcpt_reply("root@example.jp"),
+                        "554 5.7.1 <root@example.jp>: Recipient address rejected: "
+                        "Access denied");
+}
+
+static void test_defer_if_permit_before_unlisted(void **state)
+{
+    (void) state;
+    /* The deferral is the answer even for an unknown user. */
+    mail_conf_override("smtpd_recipient_restrictions", "defer_if_permit");
+    assert_string_equal(rcpt_reply("nobody@example.jp"),
+                        "451 4.7.0 <nobody@example.jp>: Recipient address rejected: "
+                        "defer_if_permit requested");
+}
+
+static void test_dsn_fix(void **state)
+{
+    (void) state;
+    char out[16];
+    smtpd_check_dsn_fix("5.1.1", SMTPD_NAME_SENDER, out);
+    assert_string_equal(out, "5.1.0");
+    smtpd_check_dsn_fix("4.1.2", SMTPD_NAME_SENDER, out);
+    assert_string_equal(out, "4.1.8");
+    smtpd_check_dsn_fix("5.1.7", SMTPD_NAME_RECIPIENT, out);
+    assert_string_equal(out, "5.1.3");
+    smtpd_check_dsn_fix("5.1.8", SMTPD_NAME_RECIPIENT, out);
+    assert_string_equal(out, "5.1.2");
+    smtpd_check_dsn_fix("5.1.1", SMTPD_NAME_RECIPIENT, out);
+    assert_string_equal(out, "5.1.1");
+    smtpd_check_dsn_fix("4.1.1", SMTPD_NAME_CLIENT, out);
+    assert_string_equal(out, "4.0.0");
+    smtpd_check_dsn_fix("5.7.1", SMTPD_NAME_SENDER, out);
+    assert_string_equal(out, "5.7.1");
+    smtpd_check_dsn_fix("5.1.10", SMTPD_NAME_SENDER, out);   /* not X.1.Y: untouched */
+    assert_string_equal(out, "5.1.10");
+}
+
+static void test_reply_hygiene(void **state)
+{
+    (void) state;
+    struct smtpd_check *c = request("h.example.com", "a@b.example", "root@example.jp");
+    /* A code outside 4xx/5xx from the configuration. */
+    assert_int_equal(smtpd_check_reject(c, 250, "2.0.0", "fine"), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply), "450 4.7.1 Service unavailable");
+    /* The status class follows the reply code; control characters go. */
+    assert_int_equal(smtpd_check_reject(c, 450, "5.7.1", "a\r\nb"), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply), "450 4.7.1 a  b");
+    /* At most 510 bytes. */
+    char long_text[1000];
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = 0;
+    smtpd_check_reject(c, 554, "5.7.1", "%s", long_text);
+    assert_int_equal(c->reply.len, 510);
+    smtpd_check_free(c);
+}
+
+static void test_generic_restrictions(void **state)
+{
+    (void) state;
+    struct smtpd_check *c;
+
+    /* reject_unauth_pipelining only after the client pipelined. */
+    mail_conf_override("smtpd_data_restrictions", "reject_unauth_pipelining");
+    c = request(0, "a@b.example", 0);
+    assert_int_not_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    c->unauth_pipelining = true;
+    assert_int_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply), "503 5.5.0 <DATA>: Data command rejected: "
+                        "Improper use of SMTP command pipelining");
+    smtpd_check_free(c);
+
+    /* reject_multi_recipient_bounce: null sender, more than one recipient. */
+    mail_conf_override("smtpd_data_restrictions", "reject_multi_recipient_bounce");
+    c = request(0, "", 0);
+    c->stage = "DATA";
+    c->rcpt_count = 1;
+    assert_int_not_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    c->rcpt_count = 2;
+    assert_int_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply), "550 5.5.3 <DATA>: Data command rejected: "
+                        "Multi-recipient bounce");
+    c->sender = "a@b.example";
+    assert_int_not_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    smtpd_check_free(c);
+
+    /* reject_plaintext_session */
+    mail_conf_override("smtpd_data_restrictions", "reject_plaintext_session");
+    c = request(0, "a@b.example", 0);
+    assert_int_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply), "450 4.7.1 Session encryption is required");
+    c->tls = true;
+    assert_int_not_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    smtpd_check_free(c);
+
+    /* sleep needs a number. */
+    mail_conf_override("smtpd_data_restrictions", "sleep x");
+    c = request(0, "a@b.example", 0);
+    assert_int_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply), "451 4.3.5 Server configuration error");
+    mail_conf_override("smtpd_data_restrictions", "sleep 0, permit");
+    assert_int_not_equal(smtpd_check_data(c), SMTPD_CHECK_REJECT);
+    smtpd_check_free(c);
+}
+
+static void test_end_of_data_and_discard(void **state)
+{
+    (void) state;
+    struct smtpd_actions acts;
+    smtpd_actions_init(&acts);
+
+    mail_conf_override("smtpd_end_of_data_restrictions", "reject");
+    struct smtpd_check *c = request(0, "a@b.example", 0);
+    assert_int_equal(smtpd_check_eod(c), SMTPD_CHECK_REJECT);
+    assert_string_equal(sbuf_str(&c->reply),
+                        "554 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: Access denied");
+    /* A message that is being discarded is not checked any more. */
+    c->actions = &acts;
+    acts.discard = xstrdup("gone");
+    assert_int_equal(smtpd_check_eod(c), SMTPD_CHECK_DUNNO);
+    c->recipient = "x@elsewhere.example";
+    assert_int_equal(smtpd_check_rcpt(c), SMTPD_CHECK_DUNNO);
+    smtpd_check_free(c);
+    smtpd_actions_free(&acts);
+    assert_null(acts.discard);
+    assert_int_equal(acts.bcc.n, 0);
+}
+
 int main(void)
 {
     if (!mkdtemp(confdir))
@@ -485,6 +651,13 @@ int main(void)
         cmocka_unit_test_setup(test_sender_restrictions, setup),
         cmocka_unit_test_setup(test_registered_restriction, setup),
         cmocka_unit_test_setup(test_vrfy_and_data, setup),
+        cmocka_unit_test_setup(test_defer_if_permit_carried_to_rcpt, setup),
+        cmocka_unit_test_setup(test_defer_if_reject, setup),
+        cmocka_unit_test_setup(test_defer_if_permit_before_unlisted, setup),
+        cmocka_unit_test_setup(test_dsn_fix, setup),
+        cmocka_unit_test_setup(test_reply_hygiene, setup),
+        cmocka_unit_test_setup(test_generic_restrictions, setup),
+        cmocka_unit_test_setup(test_end_of_data_and_discard, setup),
     };
     int rc = cmocka_run_group_tests(tests, 0, 0);
     rmdir(confdir);
