@@ -4,16 +4,14 @@
  * Decodes the input as one message with a small size limit; a message
  * that decodes must re-encode to exactly the same bytes (the encoding is
  * canonical). It does not exercise the stream reader (see test_attr.c).
- * Build: clang -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_attr.c
- *        src/util/attr.c src/util/vstream.c src/util/sbuf.c src/util/mem.c src/util/msg.c
+ * Built by fuzz/CMakeLists.txt (cmake -DHK_FUZZ=ON); run with tools/fuzz.sh.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "support.h"
 #include "util/attr.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -21,6 +21,7 @@
 
 #include "support.h"
 
+#include "../src/cleanup/cleanup_bounce.c"
 #include "../src/cleanup/cleanup_checks.c"
 #include "../src/cleanup/cleanup_commit.c"
 #include "../src/cleanup/cleanup_content.c"
@@ -28,6 +29,7 @@
 #include "../src/cleanup/cleanup_hdr_addr.c"
 #include "../src/cleanup/cleanup_header.c"
 #include "../src/cleanup/cleanup_map.c"
+#include "../src/cleanup/cleanup_milter.c"
 
 #define MAX_INPUT (128 * 1024)
 

@@ -22,8 +22,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -gt 2 ] && jobs=2
 
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DHK_FUZZ=ON -DHK_TESTS=OFF \
-      -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" >/dev/null
-cmake --build "$build" -j"$jobs" --target fuzzers
+      -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -G "Unix Makefiles" >/dev/null
+# Keep going past a target that does not compile: it fails below, the rest run
+# (old executables are removed first so a stale one never stands in for it).
+[ -d "$build/fuzz" ] && find "$build/fuzz" -maxdepth 1 -type f -name 'fuzz_*' -delete
+cmake --build "$build" -j"$jobs" --target fuzzers -- -k || echo "fuzz.sh: build had errors"
 
 if [ "$#" -gt 0 ]; then
     targets="$*"
@@ -39,7 +42,7 @@ failed_names=""
 for t in $targets; do
     bin="$build/fuzz/$t"
     if [ ! -x "$bin" ]; then
-        echo "fuzz.sh: no such target: $t" >&2
+        echo "fuzz.sh: $t: not built (no fuzz/$t.c, or it did not compile): FAILED"
         failed=$((failed + 1))
         failed_names="$failed_names $t"
         continue

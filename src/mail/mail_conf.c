@@ -139,6 +139,18 @@ static void clear_all(void)
 
 /* ---- computed defaults ---- */
 
+static const char *expand_name(const char *name, sbuf *err, int depth);
+
+/* Expanded value for computing a default: never exits; "" on a loop or
+ * other expansion error (mail_conf_validate reports those separately). */
+static const char *soft_str(const char *name)
+{
+    sbuf err = SBUF_INIT;
+    const char *v = expand_name(name, &err, 0);
+    sbuf_free(&err);
+    return v ? v : "";
+}
+
 static char *computed_hostname(void)
 {
     char host[256];
@@ -152,7 +164,7 @@ static char *computed_hostname(void)
     if (!strchr(host, '.')) {
         sbuf b = SBUF_INIT;
         sbuf_printf(&b, "%s.%s", host,
-                    mail_conf_is_set("mydomain") ? mail_conf_str("mydomain") : "localdomain");
+                    mail_conf_is_set("mydomain") ? soft_str("mydomain") : "localdomain");
         return sbuf_steal(&b);
     }
     return xstrdup(host);
@@ -160,14 +172,14 @@ static char *computed_hostname(void)
 
 static char *computed_mydomain(void)
 {
-    const char *host = mail_conf_str("myhostname");
+    const char *host = soft_str("myhostname");
     const char *dot = strchr(host, '.');
     return xstrdup(dot && dot[1] ? dot + 1 : "localdomain");
 }
 
 static int want_protocol(int family)
 {
-    const char *p = mail_conf_str("inet_protocols");
+    const char *p = soft_str("inet_protocols");
     if (strstr(p, "all"))
         return 1;
     if (family == AF_INET)
@@ -219,7 +231,7 @@ static void add_net(sbuf *b, int family, const void *addr, const void *mask, con
 static char *computed_mynetworks(void)
 {
     sbuf b = SBUF_INIT;
-    const char *style = mail_conf_str("mynetworks_style");
+    const char *style = soft_str("mynetworks_style");
     if (want_protocol(AF_INET))
         sbuf_adds(&b, "127.0.0.0/8");
     if (want_protocol(AF_INET6)) {

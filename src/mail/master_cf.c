@@ -61,6 +61,11 @@ static int split_words(const char *line, strv *words)
 static void strip_braces(const char *w, sbuf *out)
 {
     size_t n = strlen(w);
+    if (n < 2 || w[0] != '{' || w[n - 1] != '}') {
+        /* Not a whole group (e.g. the "{" glued to "-o{"): keep it as written. */
+        sbuf_set(out, w);
+        return;
+    }
     const char *b = w + 1, *e = w + n - 1;
     while (b < e && isspace((unsigned char) *b))
         b++;
@@ -218,6 +223,7 @@ int master_cf_parse(const char *path, const char *text, size_t len, struct maste
         if (err)
             *err = sbuf_steal(&ctx.err);
         sbuf_free(&ctx.err);
+        master_cf_free(cf);             /* on failure the caller has nothing to free */
         return -1;
     }
     sbuf_free(&ctx.err);
@@ -233,6 +239,7 @@ int master_cf_parse(const char *path, const char *text, size_t len, struct maste
                                 cf->svc[i].line);
                     *err = sbuf_steal(&e);
                 }
+                master_cf_free(cf);
                 return -1;
             }
     return 0;

@@ -50,7 +50,8 @@ struct master_cf {
     size_t  n;
 };
 
-/* Parse path. Returns 0, or -1 with a malloc'd message in *err. */
+/* Parse path. Returns 0, or -1 with a malloc'd message in *err and cf
+ * left empty (master_cf_free is then optional). */
 int  master_cf_load(const char *path, struct master_cf *cf, char **err);
 int  master_cf_parse(const char *path, const char *text, size_t len, struct master_cf *cf,
                      char **err);

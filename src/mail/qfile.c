@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -104,6 +105,8 @@ qfile *qfile_create_mode(const char *queue, char *id, size_t id_size, mode_t ext
                 continue;
             return 0;
         }
+        /* The writer's lock (qfile_writer_alive); nobody else has the file yet. */
+        (void) flock(fd, LOCK_EX | LOCK_NB);
         struct stat st;
         /* fchmod: the mode must not depend on the caller's umask. */
         if (fchmod(fd, QFILE_MODE_BUSY | (extra & 0077)) < 0 || fstat(fd, &st) < 0) {
@@ -143,6 +146,20 @@ qfile *qfile_create_mode(const char *queue, char *id, size_t id_size, mode_t ext
     return 0;
 }
 
+int qfile_writer_alive(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    int alive = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+        alive = errno == EWOULDBLOCK ? 1 : -1;
+    int saved = errno;
+    close(fd);                  /* drops our shared lock, if we got it */
+    errno = saved;
+    return alive;
+}
+
 static int wflush(qfile *q)
 {
     if (q->wlen == 0)
@@ -174,6 +191,29 @@ static int wadd(qfile *q, const void *p, size_t n)
 off_t qfile_tell(const qfile *q)
 {
     return q->wpos + (off_t) q->wlen;
+}
+
+int qfile_flush(qfile *q)
+{
+    if (!q->writing) {
+        errno = EINVAL;
+        return -1;
+    }
+    return wflush(q);
+}
+
+int qfile_truncate(qfile *q, off_t offset)
+{
+    if (!q->writing || offset < 0 || offset > qfile_tell(q)
+        || (q->size_offset >= 0 && offset <= q->size_offset)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (wflush(q) < 0 || ftruncate(q->fd, offset) < 0 || lseek(q->fd, offset, SEEK_SET) < 0)
+        return -1;
+    q->wpos = offset;
+    q->rlen = q->rpos = 0;      /* nothing read through this handle stays valid */
+    return 0;
 }
 
 int qfile_put(qfile *q, int type, const void *data, size_t len)
@@ -218,22 +258,43 @@ void qfile_format_sizes(const struct qfile_sizes *sz, char out[QFILE_SIZE_LEN])
     memcpy(out, tmp, QFILE_SIZE_LEN);
 }
 
+/* Strict: 19, 19, 19, 10, 10 decimal digits separated by single spaces. */
+static int fixed_digits(const char *p, int width, unsigned long long max,
+                        unsigned long long *out)
+{
+    unsigned long long v = 0;
+    for (int i = 0; i < width; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        unsigned d = (unsigned) (p[i] - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
 int qfile_parse_sizes(const char *data, size_t len, struct qfile_sizes *sz)
 {
-    char tmp[QFILE_SIZE_LEN + 1];
-    unsigned long long a, b, c;
-    unsigned n, f;
+    static const int width[5] = {19, 19, 19, 10, 10};
+    unsigned long long v[5];
+    const char *p = data;
     if (len != QFILE_SIZE_LEN)
         return -1;
-    memcpy(tmp, data, len);
-    tmp[len] = 0;
-    if (sscanf(tmp, "%19llu %19llu %19llu %10u %10u", &a, &b, &c, &n, &f) != 5)
-        return -1;
-    sz->content_offset = a;
-    sz->content_size = b;
-    sz->extracted_offset = c;
-    sz->nrcpt = n;
-    sz->flags = f;
+    for (int i = 0; i < 5; i++) {
+        unsigned long long max = i < 3 ? (unsigned long long) INT64_MAX : UINT32_MAX;
+        if (fixed_digits(p, width[i], max, &v[i]) < 0)
+            return -1;
+        p += width[i];
+        if (i < 4 && *p++ != ' ')
+            return -1;
+    }
+    sz->content_offset = v[0];
+    sz->content_size = v[1];
+    sz->extracted_offset = v[2];
+    sz->nrcpt = (uint32_t) v[3];
+    sz->flags = (uint32_t) v[4];
     return 0;
 }
 
@@ -446,7 +507,7 @@ int qfile_validate(const char *path, sbuf *why)
             }
             seen_sizes = 1;
         }
-        if (!strchr("VSTFAONoRDWMHBXE", type)) {
+        if (!strchr("VSTFAONoRDWMHBXLE", type)) {
             sbuf_printf(why, "unknown record type 0x%02x", (unsigned) type);
             goto out;
         }

@@ -314,7 +314,7 @@ static int check_server_host(struct smtpd_check *c, const char *spec, const char
                              bool by_name, const char *reply_name, const char *reply_class,
                              bool *found)
 {
-    int status;
+    int status = SMTPD_CHECK_DUNNO;
     char buf[64];
 
     *found = false;

@@ -1,0 +1,17 @@
+/*
+ * fuzz_dict_pcre.c - libFuzzer target for pcre: table files
+ * (pcre_table(5): PCRE2 rules, if/endif, flags, $n substitution).
+ * The input layout and checks are in dict_common.h.
+ */
+#include "dict_common.h"
+
+static const char *const keys[] = {
+    "user@example.com", "Subject: hello world", "", "ABCdef",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
+    "192.168.1.2", "postmaster", NULL,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_dict("pcre", keys, data, size);
+}

@@ -1,0 +1,79 @@
+/*
+ * sanitizer_options.c - default AddressSanitizer/UBSan options for a
+ * -DHK_SANITIZE=ON build (tools/test-sanitize.sh).
+ *
+ * master starts daemons with only the import_environment variables, and
+ * postdrop clears its environment, so ASAN_OPTIONS set by a test never
+ * reaches them. The sanitizer runtimes ask these hooks for defaults
+ * before reading the environment (which still overrides them). With
+ * HK_SANITIZE_LOG_DIR set at configure time, every report goes to a file
+ * HK_SANITIZE_LOG_DIR/asan.PROGRAM.PID (or ubsan.PROGRAM.PID), where the
+ * test script finds reports of processes whose stderr nobody reads;
+ * otherwise to stderr. (GCC's separate UBSan runtime ignores log_path:
+ * its reports always go to stderr.) Set-ID programs run without leak
+ * checking (see below). LeakSanitizer reads the suppressions in
+ * HK_LSAN_SUPPRESSIONS (tools/lsan.supp: third-party false positives).
+ * The root CMakeLists.txt links these hooks into every program
+ * (-Wl,--undefined) only in that build; elsewhere they are never pulled
+ * from the library. Nothing here runs in a normal build.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HK_HAVE_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HK_HAVE_ASAN 1
+#endif
+
+#ifdef HK_HAVE_ASAN
+
+#include <sys/auxv.h>
+
+#ifdef HK_SANITIZE_LOG_DIR
+#define LOG_TO(name) ":log_path=" HK_SANITIZE_LOG_DIR "/" name
+#else
+#define LOG_TO(name) ""
+#endif
+
+#define COMMON ":abort_on_error=1:strict_string_checks=1:log_exe_name=1"
+
+/* Weak, so a program may still define its own. */
+const char *__asan_default_options(void) __attribute__((weak));
+const char *__ubsan_default_options(void) __attribute__((weak));
+const char *__lsan_default_options(void) __attribute__((weak));
+
+const char *__asan_default_options(void)
+{
+    /*
+     * A set-ID program run by another user (postdrop, set-group-ID) is
+     * not traceable by its own uid/gid, so LeakSanitizer cannot stop its
+     * threads at exit and fails the program instead. Leaks are not
+     * checked there; every other error still is. (The runtime also
+     * ignores ASAN_OPTIONS in such a process.)
+     */
+    if (getauxval(AT_SECURE))
+        return "detect_leaks=0" COMMON LOG_TO("asan");
+    return "detect_leaks=1" COMMON LOG_TO("asan");
+}
+
+const char *__ubsan_default_options(void)
+{
+    return "print_stacktrace=1:halt_on_error=1:log_exe_name=1" LOG_TO("ubsan");
+}
+
+/* Third-party false positives only (tools/lsan.supp says why for each). */
+const char *__lsan_default_options(void)
+{
+#ifdef HK_LSAN_SUPPRESSIONS
+    return "print_suppressions=0:suppressions=" HK_LSAN_SUPPRESSIONS;
+#else
+    return "";
+#endif
+}
+
+#else
+
+typedef int hk_sanitizer_options_unused;    /* not a sanitizer build */
+
+#endif
