@@ -5,6 +5,7 @@
  * message flows through. Tables are opened before privileges are dropped.
  */
 #include "cleanup/cleanup.h"
+#include "cleanup/cleanup_checks.h"
 #include "cleanup/cleanup_map.h"
 #include "mail/mail_server.h"
 
@@ -12,6 +13,7 @@ static void cleanup_pre_init(void)
 {
     cleanup_params_init();
     cleanup_map_init();             /* as root: some tables are readable only by root */
+    cleanup_checks_init();
 }
 
 int main(int argc, char **argv)

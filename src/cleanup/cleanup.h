@@ -8,17 +8,25 @@
  *   cleanup_service.c   protocol loop, open/finish replies, qmgr wake-up
  *   cleanup_envelope.c  sender, attributes, recipients; envelope records
  *   cleanup_map.c       address rewriting, canonical, masquerade, virtual alias
- *   cleanup_content.c   content bytes -> lines -> header block / body records
+ *   cleanup_content.c   content bytes -> lines -> MIME structure (mail/
+ *                       mime_state.h) -> header records / body records
  *   cleanup_header.c    one logical header: checks, drop, hops, log, rewrite,
  *                       -t extraction; missing headers at the end of the block
  *   cleanup_hdr_addr.c  finding and replacing addresses inside header values
- *   cleanup_checks.c    header_checks/body_checks hook points and verdicts
- *   cleanup_commit.c    the end of a message: extracted recipients, size
- *                       record, fsync (the commit point), hold
+ *   cleanup_checks.c    header_checks, mime_header_checks, nested_header_checks,
+ *                       body_checks: lookups and verdicts
+ *   cleanup_milter.c    milters (smtpd_milters content, non_smtpd_milters)
+ *   cleanup_commit.c    the end of a message: extracted, BCC and REDIRECT
+ *                       recipients, filter record, size record, fsync (the
+ *                       commit point), hold
+ *   cleanup_bounce.c    a rejected local submission turned into a bounce
  *
  * Errors accumulate in errs (CLEANUP_STAT_* bits) with the first reason
- * text; once a fatal bit is set the rest of the input is read and thrown
- * away so the client's finish still gets its answer.
+ * text; once an error in err_mask is set the rest of the input is read and
+ * thrown away so the client's finish still gets its answer. err_mask is
+ * every bit, except with CLEANUP_FLAG_BOUNCE: then a content rejection
+ * (or too many hops) keeps the message being written, because it will
+ * be returned to its sender whole (cleanup_bounce.c).
  */
 #ifndef HK_CLEANUP_CLEANUP_H
 #define HK_CLEANUP_CLEANUP_H
@@ -29,6 +37,7 @@
 #include <sys/types.h>
 
 #include "mail/cleanup_client.h"
+#include "mail/mime_state.h"
 #include "mail/qfile.h"
 #include "util/memtab.h"
 #include "util/sbuf.h"
@@ -61,11 +70,13 @@ struct cleanup_rcpt {
 };
 
 struct cleanup_state {
-    int     flags;              /* CLEANUP_FLAG_* from open */
+    int     flags;              /* CLEANUP_FLAG_* from open; FILTER and MILTER are
+                                 * cleared when a verdict ends inspection */
     char    queue_id[32];
     qfile  *q;                  /* NULL when no file (open failed) */
     struct timeval arrival;
     int     errs;               /* CLEANUP_STAT_* */
+    int     err_mask;           /* errs that stop the output (cleanup_failed) */
     sbuf    reason;             /* "D.D.D text" for the first error */
 
     /* envelope */
@@ -83,16 +94,17 @@ struct cleanup_state {
     uint32_t nrcpt;             /* recipient records written */
     off_t  *rcpt_offsets;       /* offsets of the RCPT records (REDIRECT) */
     size_t  nrcpt_offsets, cap_rcpt_offsets;
+    struct cleanup_rcpt *written;   /* CLEANUP_FLAG_BOUNCE: the RCPT records, for
+                                     * bounce/ID (addr, orcpt, notify, dsn_orcpt) */
     char   *first_rcpt;         /* for log lines */
     bool    envelope_done;      /* envelope records and CONTENT written */
 
     /* content */
     bool    in_body;            /* past the header block */
     bool    headers_done;       /* header_done() ran */
-    sbuf    line;               /* incomplete input line */
-    bool    line_skip;          /* dropping the rest of an over-long header line */
-    sbuf    hdr;                /* logical header being collected */
-    bool    hdr_truncated;
+    sbuf    line;               /* incomplete input line (< line_length_limit) */
+    mime_state *mime;           /* the MIME parser, from the first content byte */
+    int     mime_errs;          /* MIME_ERR_* so far */
     sbuf    body;               /* body bytes waiting for a BODY record */
     uint64_t input_size;        /* content bytes received */
     uint64_t content_size;      /* header + separator + body bytes stored */
@@ -105,10 +117,12 @@ struct cleanup_state {
     strv    xrcpt;              /* sendmail -t: addresses from To/Cc/Bcc */
     strv    xrcpt_resent;       /* ... and from Resent-To/Cc/Bcc */
 
-    /* verdicts of content checks (and flags) */
+    /* verdicts of content checks (and flags, and smtpd's access actions) */
     bool    hold;
     bool    discard;
-    char   *redirect;
+    char   *redirect;           /* REDIRECT: the only recipient */
+    char   *filter;             /* "transport:nexthop" (content_filter, FILTER) */
+    strv    bcc;                /* BCC: recipients to add */
     sbuf    action_log;         /* the "discard:"/"hold:" log text */
 };
 
@@ -130,6 +144,15 @@ struct cleanup_params {
     bool    remote_header_rewrite;      /* remote_header_rewrite_domain is set */
     long    extract_recipient_limit;
     long    header_address_token_limit;
+    /* content inspection */
+    long long body_checks_size_limit;
+    long    line_length_limit;
+    bool    disable_mime;               /* disable_mime_input_processing */
+    long    mime_nesting_limit;
+    long    mime_boundary_length_limit;
+    bool    strict_8bitmime, strict_7bit_headers, strict_8bitmime_body;
+    bool    strict_mime_encoding_domain;
+    bool    soft_bounce;
 };
 extern struct cleanup_params cleanup_par;
 void cleanup_params_init(void);
@@ -145,7 +168,7 @@ struct cleanup_state *cleanup_state_open(int flags);
 void cleanup_state_free(struct cleanup_state *st);
 /* Record an error; the first reason wins. reason NULL: the default text. */
 void cleanup_error(struct cleanup_state *st, int bit, const char *reason);
-/* True once the message cannot be queued any more (drain mode). */
+/* True once nothing more is written (drain mode): an error in err_mask. */
 bool cleanup_failed(const struct cleanup_state *st);
 /* Write one record; a failure sets CLEANUP_STAT_WRITE and logs once. */
 void cleanup_put(struct cleanup_state *st, int type, const void *data, size_t len);
@@ -159,6 +182,8 @@ void cleanup_env_rcpt(struct cleanup_state *st, const char *addr, const char *or
 void cleanup_env_flush(struct cleanup_state *st);
 /* One recipient found in the headers (sendmail -t), written after EXTRACTED. */
 void cleanup_env_extracted(struct cleanup_state *st, const char *addr);
+/* A BCC recipient (header/body_checks BCC action): NOTIFY=NEVER, after EXTRACTED. */
+void cleanup_env_bcc(struct cleanup_state *st, const char *addr);
 /* DSN notify bits as text for the NOTIFY record ("SUCCESS,DELAY", "NEVER"). */
 void cleanup_notify_text(int notify, sbuf *out);
 
@@ -177,5 +202,14 @@ void cleanup_header_done(struct cleanup_state *st);
 /* commit (cleanup_commit.c) */
 /* End the message: returns the status for the reply (reason in st->reason). */
 int cleanup_commit_message(struct cleanup_state *st);
+/* Make the queue file durable: the one place cleanup syncs a file. */
+int cleanup_commit_durably(qfile *q);
+
+/* bounce (cleanup_bounce.c) */
+/* May this failed message be returned to its sender instead of refused? */
+bool cleanup_can_bounce(const struct cleanup_state *st);
+/* Commit it with every recipient bounced (bounce/ID written first);
+ * returns CLEANUP_STAT_OK, or the error that prevented it. */
+int cleanup_bounce_message(struct cleanup_state *st, off_t extracted_offset);
 
 #endif

@@ -1,27 +1,36 @@
 /*
  * cleanup_commit.c - the end of a message, read in order:
  *
- *   1. the rest of the content (last line, missing headers, last BODY)
- *   2. EXTRACTED, then the recipients found in the headers (sendmail -t)
- *   3. a REDIRECT verdict: every recipient so far marked done, the
- *      redirect address added as the only pending one
- *   4. verdicts: errors and "no recipients" remove the file; DISCARD
- *      removes it and still reports success (CLEANUP_STAT_DISCARD)
- *   5. the size record's real values
- *   6. THE COMMIT POINT: qfile_commit() writes END, fixes the size
+ *   1. the rest of the content (last line, missing headers, last BODY,
+ *      MIME errors)
+ *   2. milters (cleanup_milter.h)
+ *   3. EXTRACTED, then the recipients found in the headers (sendmail -t),
+ *      then the BCC recipients of BCC verdicts
+ *   4. a REDIRECT (verdict or smtpd's access REDIRECT): every recipient so
+ *      far marked done, the redirect address added as the only pending one
+ *   5. the FILTER record: content_filter or FILTER verdict, unless a
+ *      REDIRECT overrides it (as Postfix's qmgr lets REDIRECT win)
+ *   6. verdicts: DISCARD removes the file and still reports success
+ *      (CLEANUP_STAT_DISCARD), whatever else happened; errors remove it,
+ *      unless the client asked for bounces (CLEANUP_FLAG_BOUNCE) and the
+ *      error is one to return to the sender: then cleanup_bounce.c commits
+ *      it with every recipient bounced; "no recipients" removes it
+ *   7. the size record's real values
+ *   8. THE COMMIT POINT: qfile_commit() writes END, fixes the size
  *      record, fdatasync()s and marks the file complete (mode 0700)
- *   7. HOLD: the committed file is renamed into hold/
+ *   9. HOLD: the committed file is renamed into hold/
  *
  * Only after this returns CLEANUP_STAT_OK does cleanup.c answer the
  * client, and only after that does it wake qmgr.
  *
- * NOT HERE: the reply and the wake-up (cleanup.c).
+ * NOT HERE: the reply and the wake-up (cleanup_service.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cleanup/cleanup.h"
+#include "cleanup/cleanup_milter.h"
 #include "mail/mail_conf.h"
 #include "mail/queue_dirs.h"
 #include "util/mem.h"
@@ -35,7 +44,7 @@
  * finished in the same round before it sends their replies. The file
  * format does not change: completeness is the END record, not the sync.
  */
-static int commit_durably(qfile *q)
+int cleanup_commit_durably(qfile *q)
 {
     return qfile_commit(q, true);
 }
@@ -59,12 +68,32 @@ static void hold_file(struct cleanup_state *st)
     }
 }
 
+/* 4. Every recipient so far is done; the redirect target is the only one. */
+static void redirect(struct cleanup_state *st)
+{
+    for (size_t i = 0; i < st->nrcpt_offsets; i++) {
+        if (qfile_mark_done(st->q, st->rcpt_offsets[i]) < 0) {
+            msg_warn("%s: redirect: update queue file: %m", st->queue_id);
+            cleanup_error(st, CLEANUP_STAT_WRITE, 0);
+            return;
+        }
+    }
+    st->nrcpt = 0;
+    memtab_free(st->dups);              /* the target may have been a recipient */
+    st->dups = memtab_create();
+    st->ndups = 0;
+    cleanup_env_extracted(st, st->redirect);
+}
+
 int cleanup_commit_message(struct cleanup_state *st)
 {
     /* 1. */
     cleanup_content_end(st);
 
     /* 2. */
+    cleanup_milter_inspect(st);
+
+    /* 3. */
     off_t extracted_offset = st->q ? qfile_tell(st->q) : 0;
     cleanup_put(st, QREC_EXTRACTED, "", 0);
     if ((st->flags & CLEANUP_FLAG_EXTRACT_RCPT) && !cleanup_failed(st)) {
@@ -72,37 +101,19 @@ int cleanup_commit_message(struct cleanup_state *st)
         for (size_t i = 0; i < found->n && !cleanup_failed(st); i++)
             cleanup_env_extracted(st, found->v[i]);
     }
+    for (size_t i = 0; i < st->bcc.n && !cleanup_failed(st); i++)
+        cleanup_env_bcc(st, st->bcc.v[i]);
 
-    /* 3. */
-    if (st->redirect && st->q && !cleanup_failed(st)) {
-        for (size_t i = 0; i < st->nrcpt_offsets; i++) {
-            if (qfile_mark_done(st->q, st->rcpt_offsets[i]) < 0) {
-                msg_warn("%s: redirect: update queue file: %m", st->queue_id);
-                cleanup_error(st, CLEANUP_STAT_WRITE, 0);
-                break;
-            }
-        }
-        st->nrcpt = 0;
-        st->nrcpt_offsets = 0;
-        memtab_free(st->dups);          /* the target may have been a recipient */
-        st->dups = memtab_create();
-        st->ndups = 0;
-        if (!cleanup_failed(st))
-            cleanup_env_extracted(st, st->redirect);
-    }
+    /* 4. Not for a message that will bounce: its recipients are the ones
+     * that get the bounce records. */
+    if (st->redirect && st->q && !st->errs)
+        redirect(st);
 
-    /* 4. */
-    if (!cleanup_failed(st) && st->nrcpt == 0 && !st->discard)
-        cleanup_error(st, CLEANUP_STAT_RCPT,
-                      (st->flags & CLEANUP_FLAG_EXTRACT_RCPT)
-                          ? "5.5.1 Error: no recipient addresses found in message header"
-                          : 0);
-    if (cleanup_failed(st) || !st->q) {
-        if (!st->q && !cleanup_failed(st))
-            cleanup_error(st, CLEANUP_STAT_WRITE, 0);
-        drop_file(st);
-        return st->errs;
-    }
+    /* 5. */
+    if (st->filter && !st->redirect)
+        cleanup_put(st, QREC_FILTER, st->filter, strlen(st->filter));
+
+    /* 6. */
     if (st->discard) {
         if (!st->action_log.len)
             msg_info("%s: discard: from=<%s> to=<%s>", st->queue_id,
@@ -110,8 +121,21 @@ int cleanup_commit_message(struct cleanup_state *st)
         drop_file(st);
         return CLEANUP_STAT_DISCARD;
     }
+    if (st->errs && st->q && cleanup_can_bounce(st))
+        return cleanup_bounce_message(st, extracted_offset);
+    if (!st->errs && st->nrcpt == 0)
+        cleanup_error(st, CLEANUP_STAT_RCPT,
+                      (st->flags & CLEANUP_FLAG_EXTRACT_RCPT)
+                          ? "5.5.1 Error: no recipient addresses found in message header"
+                          : 0);
+    if (st->errs || !st->q) {
+        if (!st->q && !st->errs)
+            cleanup_error(st, CLEANUP_STAT_WRITE, 0);
+        drop_file(st);
+        return st->errs;
+    }
 
-    /* 5. content_size counts the empty line between headers and body. */
+    /* 7. content_size counts the empty line between headers and body. */
     struct qfile_sizes sz = {
         .content_offset = (uint64_t) st->content_offset,
         .content_size = st->content_size + 1,
@@ -121,15 +145,17 @@ int cleanup_commit_message(struct cleanup_state *st)
     };
     qfile_set_sizes(st->q, &sz);
 
-    /* 6. The commit point. */
-    if (commit_durably(st->q) < 0) {
+    /* 8. The commit point. */
+    if (cleanup_commit_durably(st->q) < 0) {
+        int err = errno;
         msg_warn("%s: commit queue file: %m", st->queue_id);
         st->q = 0;                      /* qfile_commit removed the file */
-        cleanup_error(st, CLEANUP_STAT_WRITE, 0);
+        cleanup_error(st, CLEANUP_STAT_WRITE
+                      | (err == ENOSPC || err == EDQUOT ? CLEANUP_STAT_NOSPACE : 0), 0);
         return st->errs;
     }
 
-    /* 7. */
+    /* 9. */
     if (st->hold)
         hold_file(st);
     if (qfile_close(st->q) < 0)

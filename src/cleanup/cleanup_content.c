@@ -1,20 +1,35 @@
 /*
- * cleanup_content.c - content bytes -> lines -> header block and body records.
+ * cleanup_content.c - content bytes -> lines -> MIME structure -> header and
+ * body records.
  *
  * Content arrives in chunks that may split lines anywhere. Lines are
- * assembled here; the header block (RFC 5322 2.2: up to the first empty
- * line; as in Postfix, a line that is neither a header nor a
- * continuation also ends it and starts the body) is folded into logical
- * headers and handed to cleanup_header(); the body is copied into BODY
- * records of up to 64 KiB, lines spanning records. The empty line that
- * separates header and body is not stored (readers put it back).
+ * assembled here and handed, in pieces of at most line_length_limit
+ * bytes (at least 1024), to the MIME parser (src/mail/mime_state.h),
+ * which folds headers into logical headers and tells what each one is:
+ *   - primary headers go to cleanup_header() (checks, rewriting, HEADER
+ *     records), then cleanup_header_done() at the end of the block (RFC
+ *     5322 2.2: up to the first empty line; as in Postfix, a line that is
+ *     neither a header nor a continuation also ends it and starts the
+ *     body). The empty line that separates header and body is not stored
+ *     (readers put it back).
+ *   - MIME part headers and headers of attached messages go through
+ *     mime_header_checks / nested_header_checks and are stored as body
+ *     text, like everything else after the primary headers;
+ *   - body pieces go through body_checks (within body_checks_size_limit
+ *     of their segment) and into BODY records of up to 64 KiB, lines
+ *     spanning records.
+ * MIME errors (nesting deeper than mime_nesting_limit, and with the
+ * strict_* parameters 8-bit text or bad encodings) are logged as
+ * "reject: mime-error ..." when seen and reject the message at the end of
+ * the content with "5.6.0 <reason>", as Postfix does.
  *
  * Limits: message_size_limit on the content bytes received, and
  * header_size_limit on one logical header (the excess is discarded, as
  * Postfix does). Stray CR characters (not part of CR LF) become spaces
  * when cleanup_replace_stray_cr_lf is set; every stored line ends in LF.
  *
- * NOT HERE: what happens to one header (cleanup_header.c).
+ * NOT HERE: what happens to one primary header (cleanup_header.c), table
+ * lookups and verdicts (cleanup_checks.c).
  */
 #include <string.h>
 
@@ -23,8 +38,8 @@
 #include "util/msg.h"
 
 #define BODY_RECORD_SIZE 65536      /* bytes per BODY record */
-#define BODY_LINE_MAX    65536      /* a longer body "line" is passed on in pieces */
-#define HEADER_LINE_MIN  1024       /* floor for the header line cap */
+#define PIECE_MIN        1024       /* floor for the piece size (line_length_limit) */
+#define HEADER_LINE_MIN  1024       /* floor for the header size limit */
 
 void cleanup_out_header(struct cleanup_state *st, const char *text, size_t len)
 {
@@ -40,33 +55,89 @@ static void body_flush(struct cleanup_state *st)
     }
 }
 
-static void body_out(struct cleanup_state *st, const char *s, size_t n)
+/* Store body bytes (anything after the primary headers). */
+static void body_store(struct cleanup_state *st, const char *s, size_t n)
 {
-    if (st->flags & CLEANUP_FLAG_FILTER)
-        cleanup_check_body_line(st, s, n);
+    if (cleanup_failed(st))
+        return;
     st->content_size += n;
     sbuf_add(&st->body, s, n);
     if (st->body.len >= BODY_RECORD_SIZE)
         body_flush(st);
 }
 
-static void flush_header(struct cleanup_state *st)
+/* Store a line from a PREPEND or REPLACE verdict (it gets its LF). */
+static void body_store_line(struct cleanup_state *st, const sbuf *text, bool lf)
 {
-    if (st->hdr.len) {
-        cleanup_header(st, st->hdr.s, st->hdr.len);
-        sbuf_reset(&st->hdr);
-    }
-    st->hdr_truncated = false;
+    body_store(st, text->s ? text->s : "", text->len);
+    if (lf)
+        body_store(st, "\n", 1);
 }
 
-static void end_headers(struct cleanup_state *st)
+/* ---- MIME parser callbacks ---- */
+
+static void on_header(void *ctx, int hdr_class, const char *text, size_t len)
 {
-    flush_header(st);
-    if (!st->headers_done) {
-        st->headers_done = true;
-        cleanup_header_done(st);
+    struct cleanup_state *st = ctx;
+    if (hdr_class == MIME_HDR_PRIMARY) {
+        cleanup_header(st, text, len);
+        return;
     }
+    if (cleanup_failed(st))
+        return;
+    /* A part's or an attached message's header: checked, then body text. */
+    struct cleanup_verdict v = {CLEANUP_ACT_NONE, SBUF_INIT};
+    enum cleanup_act act = cleanup_check_header(st, hdr_class, text, len, &v);
+    cleanup_apply_verdict(st, "header", text, len, &v);
+    if (act == CLEANUP_ACT_PREPEND)
+        body_store_line(st, &v.text, true);
+    if (act == CLEANUP_ACT_REPLACE)
+        body_store_line(st, &v.text, true);
+    else if (act != CLEANUP_ACT_IGNORE && act != CLEANUP_ACT_STRIP)
+        body_store(st, text, len);
+    sbuf_free(&v.text);
+}
+
+static void on_header_end(void *ctx)
+{
+    struct cleanup_state *st = ctx;
+    st->headers_done = true;
     st->in_body = true;
+    cleanup_header_done(st);
+}
+
+static void on_body(void *ctx, const char *text, size_t len, uint64_t offset)
+{
+    struct cleanup_state *st = ctx;
+    if (cleanup_failed(st))
+        return;
+    struct cleanup_verdict v = {CLEANUP_ACT_NONE, SBUF_INIT};
+    enum cleanup_act act = cleanup_check_body(st, text, len, offset, &v);
+    bool lf = len && text[len - 1] == '\n';
+    cleanup_apply_verdict(st, "body", text, len, &v);
+    if (act == CLEANUP_ACT_PREPEND)
+        body_store_line(st, &v.text, true);
+    if (act == CLEANUP_ACT_REPLACE)
+        body_store_line(st, &v.text, lf);
+    else if (act != CLEANUP_ACT_IGNORE && act != CLEANUP_ACT_STRIP)
+        body_store(st, text, len);
+    sbuf_free(&v.text);
+}
+
+static void on_error(void *ctx, int code, const char *text, size_t len)
+{
+    struct cleanup_state *st = ctx;
+    if (code == MIME_ERR_TRUNC_HEADER)
+        return;                     /* the excess is dropped; not an error */
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    sbuf origin = SBUF_INIT;
+    cleanup_log_origin(st, &origin);
+    msg_info("%s: reject: mime-error %s: %.*s from %s; from=<%s> to=<%s>", st->queue_id,
+             mime_state_error_text(code), (int) (len > 100 ? 100 : len), text,
+             sbuf_str(&origin), st->sender ? st->sender : "",
+             st->first_rcpt ? st->first_rcpt : "unknown");
+    sbuf_free(&origin);
 }
 
 static size_t header_limit(void)
@@ -75,41 +146,39 @@ static size_t header_limit(void)
     return lim < HEADER_LINE_MIN ? HEADER_LINE_MIN : (size_t) lim;
 }
 
-/* One line of the header block (ends in LF). */
-static void header_line(struct cleanup_state *st, const char *s, size_t n)
+static size_t piece_limit(void)
 {
-    size_t limit = header_limit();
-    if (n == 1 || (n == 2 && s[0] == '\r')) {
-        end_headers(st);            /* the separator itself is not stored */
-        return;
-    }
-    if ((s[0] == ' ' || s[0] == '\t') && st->hdr.len) {
-        /* A continuation line of the current header. */
-        if (st->hdr.len + n <= limit)
-            sbuf_add(&st->hdr, s, n);
-        else
-            st->hdr_truncated = true;
-        return;
-    }
-    size_t name_len;
-    if (cleanup_is_header(s, n, &name_len)) {
-        flush_header(st);
-        if (n <= limit) {
-            sbuf_add(&st->hdr, s, n);
-        } else {
-            sbuf_add(&st->hdr, s, limit - 1);
-            sbuf_addc(&st->hdr, '\n');
-            st->hdr_truncated = true;
-        }
-        return;
-    }
-    /* Neither a header nor a continuation: the body starts here. */
-    end_headers(st);
-    body_out(st, s, n);
+    long lim = cleanup_par.line_length_limit;
+    return lim < PIECE_MIN ? PIECE_MIN : (size_t) lim;
 }
 
-/* A complete line (or a piece of an over-long body line without LF). */
-static void process_line(struct cleanup_state *st, char *s, size_t n)
+/* The parser for this message, made at the first content byte. */
+static void mime_start(struct cleanup_state *st)
+{
+    static const struct mime_callbacks cb = {on_header, on_header_end, on_body, on_error};
+    const struct cleanup_params *p = &cleanup_par;
+    int options = MIME_OPT_REPORT_TRUNC_HEADER;
+    if (p->disable_mime) {
+        options |= MIME_OPT_DISABLE_MIME;
+    } else if (st->flags & CLEANUP_FLAG_FILTER) {
+        /* Strictness only for mail that is inspected at all (Postfix). */
+        if (p->strict_8bitmime || p->strict_7bit_headers)
+            options |= MIME_OPT_REPORT_8BIT_IN_HEADER;
+        if (p->strict_8bitmime || p->strict_8bitmime_body)
+            options |= MIME_OPT_REPORT_8BIT_IN_7BIT_BODY;
+        if (p->strict_mime_encoding_domain)
+            options |= MIME_OPT_REPORT_ENCODING_DOMAIN;
+        if ((options & ~MIME_OPT_REPORT_TRUNC_HEADER) || cleanup_checks_header_tables())
+            options |= MIME_OPT_REPORT_NESTING;
+    }
+    struct mime_limits lim = {header_limit(), (int) p->mime_nesting_limit,
+                              (size_t) p->mime_boundary_length_limit};
+    st->mime = mime_state_create(options, &lim, &cb, st);
+}
+
+/* One piece of a line (see mime_state.h): the whole line with its LF, or
+ * a part of an over-long one. */
+static void process_piece(struct cleanup_state *st, char *s, size_t n)
 {
     if (cleanup_par.replace_stray_cr) {
         size_t keep = n >= 2 && s[n - 1] == '\n' && s[n - 2] == '\r' ? n - 2 : (size_t) -1;
@@ -117,17 +186,16 @@ static void process_line(struct cleanup_state *st, char *s, size_t n)
             if (s[i] == '\r' && i != keep)
                 s[i] = ' ';
     }
-    if (!st->in_body)
-        header_line(st, s, n);
-    else
-        body_out(st, s, n);
+    if (!st->mime)
+        mime_start(st);
+    st->mime_errs = mime_state_update(st->mime, s, n);
 }
 
 static void finish_line(struct cleanup_state *st)
 {
     if (st->line.len == 0 || st->line.s[st->line.len - 1] != '\n')
         sbuf_addc(&st->line, '\n');
-    process_line(st, st->line.s, st->line.len);
+    process_piece(st, st->line.s, st->line.len);
     sbuf_reset(&st->line);
 }
 
@@ -142,37 +210,29 @@ void cleanup_content_data(struct cleanup_state *st, const char *buf, size_t len)
         msg_warn("%s: queue file size limit exceeded", st->queue_id);
         cleanup_error(st, CLEANUP_STAT_SIZE, 0);
     }
+    size_t max = piece_limit();
     const char *p = buf, *end = buf + len;
     while (p < end && !cleanup_failed(st)) {
+        /* Here st->line holds less than max bytes of an unfinished line. */
         const char *nl = memchr(p, '\n', (size_t) (end - p));
         size_t n = nl ? (size_t) (nl - p) + 1 : (size_t) (end - p);
-        if (st->line_skip) {
-            /* The rest of an over-long header line: dropped. */
-            if (nl) {
-                st->line_skip = false;
-                finish_line(st);
-            }
-            p += n;
-            continue;
+        size_t room = max - st->line.len;
+        bool complete = nl != 0;
+        if (n > room) {
+            n = room;
+            complete = false;
         }
         sbuf_add(&st->line, p, n);
         p += n;
-        if (nl) {
+        if (complete) {
             finish_line(st);
-            continue;
-        }
-        if (!st->in_body && st->line.len >= header_limit()) {
-            st->line_skip = true;
-        } else if (st->in_body && st->line.len >= BODY_LINE_MAX) {
+        } else if (st->line.len >= max) {
             /* Pass the piece on, but keep a trailing CR: an LF may follow. */
             size_t keep = st->line.s[st->line.len - 1] == '\r' ? 1 : 0;
-            process_line(st, st->line.s, st->line.len - keep);
-            if (keep) {
-                sbuf_reset(&st->line);
+            process_piece(st, st->line.s, st->line.len - keep);
+            sbuf_reset(&st->line);
+            if (keep)
                 sbuf_addc(&st->line, '\r');
-            } else {
-                sbuf_reset(&st->line);
-            }
         }
     }
 }
@@ -183,11 +243,17 @@ void cleanup_content_end(struct cleanup_state *st)
         cleanup_env_flush(st);
     if (cleanup_failed(st))
         return;
-    if (st->line.len || st->line_skip) {
-        st->line_skip = false;
+    if (st->line.len)
         finish_line(st);            /* a last line without LF gets one */
-    }
-    if (!st->in_body || !st->headers_done)
-        end_headers(st);
+    if (!st->mime)
+        mime_start(st);
+    st->mime_errs = mime_state_end(st->mime);
     body_flush(st);
+    int errs = st->mime_errs & ~MIME_ERR_TRUNC_HEADER;
+    if (errs && !cleanup_failed(st) && !(st->errs & CLEANUP_STAT_CONT)) {
+        sbuf why = SBUF_INIT;
+        sbuf_printf(&why, "%s %s", mime_state_error_dsn(errs), mime_state_error_text(errs));
+        cleanup_error(st, CLEANUP_STAT_CONT, sbuf_str(&why));
+        sbuf_free(&why);
+    }
 }

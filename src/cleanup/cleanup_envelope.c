@@ -11,12 +11,14 @@
  * NOT HERE: address mapping itself (cleanup_map.c), content, commit.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cleanup/cleanup.h"
 #include "cleanup/cleanup_map.h"
+#include "cleanup/cleanup_milter.h"
 #include "mail/mail_conf.h"
 #include "mail/queue_dirs.h"
 #include "mail/rewrite.h"
@@ -64,6 +66,16 @@ void cleanup_params_init(void)
     p->remote_header_rewrite = *mail_conf_str("remote_header_rewrite_domain") != 0;
     p->extract_recipient_limit = mail_conf_int("extract_recipient_limit");
     p->header_address_token_limit = mail_conf_int("header_address_token_limit");
+    p->body_checks_size_limit = mail_conf_long("body_checks_size_limit");
+    p->line_length_limit = mail_conf_int("line_length_limit");
+    p->disable_mime = mail_conf_bool("disable_mime_input_processing");
+    p->mime_nesting_limit = mail_conf_int("mime_nesting_limit");
+    p->mime_boundary_length_limit = mail_conf_int("mime_boundary_length_limit");
+    p->strict_8bitmime = mail_conf_bool("strict_8bitmime");
+    p->strict_7bit_headers = mail_conf_bool("strict_7bit_headers");
+    p->strict_8bitmime_body = mail_conf_bool("strict_8bitmime_body");
+    p->strict_mime_encoding_domain = mail_conf_bool("strict_mime_encoding_domain");
+    p->soft_bounce = mail_conf_bool("soft_bounce");
 }
 
 /* ---- state ---- */
@@ -76,7 +88,13 @@ struct cleanup_state *cleanup_state_new(int flags)
     strv_init(&st->attrs);
     strv_init(&st->xrcpt);
     strv_init(&st->xrcpt_resent);
+    strv_init(&st->bcc);
     st->dups = memtab_create();
+    /* A message to be bounced is written whole even after a content
+     * rejection; only errors that make it incomplete stop the output. */
+    st->err_mask = (flags & CLEANUP_FLAG_BOUNCE)
+        ? CLEANUP_STAT_BAD | CLEANUP_STAT_WRITE | CLEANUP_STAT_SIZE | CLEANUP_STAT_DEFER
+        : ~0;
     st->local = (flags & CLEANUP_FLAG_LOCAL) != 0;
     if (flags & CLEANUP_FLAG_NOTIFICATION)
         st->qflags |= QFILE_FL_BOUNCE;
@@ -111,6 +129,13 @@ struct cleanup_state *cleanup_state_open(int flags)
     int n = snprintf(when, sizeof(when), "%ld.%06ld", (long) st->arrival.tv_sec,
                      (long) st->arrival.tv_usec);
     cleanup_put(st, QREC_TIME, when, (size_t) n);
+    /* The delay warning's due time, read by qmgr and zeroed in place once sent. */
+    long warn = mail_conf_time("delay_warning_time");
+    if (warn > 0) {
+        char due[24];
+        snprintf(due, sizeof(due), "%020lld", (long long) st->arrival.tv_sec + warn);
+        cleanup_put(st, QREC_WARN, due, 20);
+    }
     if (msg_verbose)
         msg_info("%s: open flags=0x%x", st->queue_id, (unsigned) flags);
     return st;
@@ -120,6 +145,7 @@ void cleanup_state_free(struct cleanup_state *st)
 {
     if (!st)
         return;
+    cleanup_milter_release(st);     /* smtpd's mail filters, if still held */
     if (st->q)
         qfile_abort(st->q);         /* never committed: the file goes away */
     sbuf_free(&st->reason);
@@ -132,13 +158,18 @@ void cleanup_state_free(struct cleanup_state *st)
     xfree(st->pending);
     memtab_free(st->dups);
     xfree(st->rcpt_offsets);
+    for (size_t i = 0; st->written && i < st->nrcpt_offsets; i++)
+        free_rcpt(&st->written[i]);
+    xfree(st->written);
     xfree(st->first_rcpt);
     sbuf_free(&st->line);
-    sbuf_free(&st->hdr);
+    mime_state_free(st->mime);
     sbuf_free(&st->body);
     strv_free(&st->xrcpt);
     strv_free(&st->xrcpt_resent);
     xfree(st->redirect);
+    xfree(st->filter);
+    strv_free(&st->bcc);
     sbuf_free(&st->action_log);
     xfree(st);
 }
@@ -152,7 +183,7 @@ void cleanup_error(struct cleanup_state *st, int bit, const char *reason)
 
 bool cleanup_failed(const struct cleanup_state *st)
 {
-    return st->errs != 0;
+    return (st->errs & st->err_mask) != 0;
 }
 
 void cleanup_put(struct cleanup_state *st, int type, const void *data, size_t len)
@@ -160,8 +191,11 @@ void cleanup_put(struct cleanup_state *st, int type, const void *data, size_t le
     if (!st->q || cleanup_failed(st))
         return;
     if (qfile_put(st->q, type, data, len) < 0) {
+        int err = errno;
         msg_warn("%s: write queue file: %m", st->queue_id);
-        cleanup_error(st, CLEANUP_STAT_WRITE, 0);
+        /* A full queue file system is "452 4.3.1 Insufficient system storage". */
+        cleanup_error(st, CLEANUP_STAT_WRITE
+                      | (err == ENOSPC || err == EDQUOT ? CLEANUP_STAT_NOSPACE : 0), 0);
     }
 }
 
@@ -226,6 +260,23 @@ void cleanup_env_attr(struct cleanup_state *st, const char *name, const char *va
     } else if (strcmp(name, "smtputf8") == 0) {
         if (strcmp(value, "0") != 0 && *value)
             st->qflags |= QFILE_FL_SMTPUTF8;
+    } else if (strcmp(name, "content_filter") == 0) {
+        /* content_filter of the submitting service, or an access(5)
+         * FILTER: the last one wins; FILTER actions of the checks
+         * override it. It becomes the FILTER record at commit. */
+        xfree(st->filter);
+        st->filter = *value ? xstrdup(value) : 0;
+        return;
+    } else if (strcmp(name, "redirect") == 0) {
+        /* access(5) REDIRECT from smtpd (it logged it). */
+        xfree(st->redirect);
+        st->redirect = *value ? xstrdup(value) : 0;
+        return;
+    } else if (strcmp(name, "hold") == 0) {
+        /* access(5) HOLD decided after the queue file was opened (smtpd
+         * logged it); the value is the log text. */
+        st->hold = true;
+        return;
     }
     sbuf nv = SBUF_INIT;
     sbuf_printf(&nv, "%s=%s", name, value);
@@ -291,6 +342,16 @@ static void write_rcpt(struct cleanup_state *st, const struct cleanup_rcpt *r)
         st->cap_rcpt_offsets = st->cap_rcpt_offsets ? 2 * st->cap_rcpt_offsets : 16;
         st->rcpt_offsets = xreallocarray(st->rcpt_offsets, st->cap_rcpt_offsets,
                                          sizeof(off_t));
+        if (st->flags & CLEANUP_FLAG_BOUNCE)
+            st->written = xreallocarray(st->written, st->cap_rcpt_offsets,
+                                        sizeof(*st->written));
+    }
+    if (st->flags & CLEANUP_FLAG_BOUNCE) {
+        struct cleanup_rcpt *w = &st->written[st->nrcpt_offsets];
+        w->orcpt = r->orcpt ? xstrdup(r->orcpt) : 0;
+        w->dsn_orcpt = r->dsn_orcpt ? xstrdup(r->dsn_orcpt) : 0;
+        w->notify = r->notify;
+        w->addr = xstrdup(r->addr);
     }
     st->rcpt_offsets[st->nrcpt_offsets++] = where;
     st->nrcpt++;
@@ -358,6 +419,14 @@ void cleanup_env_extracted(struct cleanup_state *st, const char *addr)
     if (strlen(addr) > ADDR_LENGTH_LIMIT)
         return;
     add_recipient(st, addr, addr, 0, 0);
+}
+
+void cleanup_env_bcc(struct cleanup_state *st, const char *addr)
+{
+    if (strlen(addr) > ADDR_LENGTH_LIMIT)
+        return;
+    /* header_checks(5): as if given with NOTIFY=NONE. */
+    add_recipient(st, addr, addr, DSN_NOTIFY_NEVER, 0);
 }
 
 void cleanup_env_flush(struct cleanup_state *st)

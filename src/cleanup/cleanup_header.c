@@ -190,6 +190,9 @@ static int rewrite_one(void *ctx, const char *addr, sbuf *repl)
 
 /* ---- one header ---- */
 
+static void cleanup_header_fixes(struct cleanup_state *st, const char *text, size_t len,
+                                 size_t name_len);
+
 void cleanup_header(struct cleanup_state *st, const char *text, size_t len)
 {
     size_t name_len;
@@ -198,20 +201,34 @@ void cleanup_header(struct cleanup_state *st, const char *text, size_t len)
     if (cleanup_failed(st))
         return;
 
-    if (st->flags & CLEANUP_FLAG_FILTER) {
-        struct cleanup_verdict v = {CLEANUP_ACT_NONE, SBUF_INIT};
-        enum cleanup_act act = cleanup_check_header(st, text, len, &v);
-        cleanup_apply_verdict(st, "header", text, len, &v);
-        if (act == CLEANUP_ACT_PREPEND || act == CLEANUP_ACT_REPLACE) {
-            if (v.text.len == 0 || v.text.s[v.text.len - 1] != '\n')
-                sbuf_addc(&v.text, '\n');
-            cleanup_out_header(st, v.text.s, v.text.len);
-        }
+    /* header_checks (mime_header_checks for Content-* and MIME-Version). */
+    struct cleanup_verdict v = {CLEANUP_ACT_NONE, SBUF_INIT};
+    enum cleanup_act act = cleanup_check_header(st, MIME_HDR_PRIMARY, text, len, &v);
+    cleanup_apply_verdict(st, "header", text, len, &v);
+    if (act == CLEANUP_ACT_IGNORE || act == CLEANUP_ACT_STRIP) {
         sbuf_free(&v.text);
-        if (act == CLEANUP_ACT_IGNORE || act == CLEANUP_ACT_REPLACE)
-            return;
+        return;
     }
+    if (act == CLEANUP_ACT_PREPEND) {
+        /* Written as is: not inspected, not rewritten, not counted as seen. */
+        sbuf_addc(&v.text, '\n');
+        cleanup_out_header(st, v.text.s, v.text.len);
+    } else if (act == CLEANUP_ACT_REPLACE) {
+        /* The replacement is processed as the header from here on. */
+        sbuf_addc(&v.text, '\n');
+        text = v.text.s;
+        len = v.text.len;
+        if (!cleanup_is_header(text, len, &name_len))
+            msg_panic("cleanup_header: replacement is not a header");
+    }
+    cleanup_header_fixes(st, text, len, name_len);
+    sbuf_free(&v.text);
+}
 
+/* Everything after the checks: what was seen, extraction, drop, rewrite, output. */
+static void cleanup_header_fixes(struct cleanup_state *st, const char *text, size_t len,
+                                 size_t name_len)
+{
     const struct hdr_info *hi = hdr_info(text, name_len);
     size_t voff = value_offset(text, len);
     const char *value = text + voff;

@@ -20,9 +20,12 @@
 #include <string.h>
 
 #include "cleanup/cleanup.h"
+#include "cleanup/cleanup_checks.h"
 #include "cleanup/cleanup_map.h"
+#include "cleanup/cleanup_milter.h"
 #include "mail/mail_conf.h"
 #include "mail/mail_trigger.h"
+#include "mail/milter_send.h"
 #include "util/attr.h"
 #include "util/msg.h"
 
@@ -93,6 +96,9 @@ static bool message_request(vstream *client, struct cleanup_state **stp, const c
         cleanup_state_free(st);
         *stp = 0;
         return sent == 0;
+    } else if (strcmp(name, MILTER_REQ_MILTERS) == 0) {
+        /* smtpd's mail filters for the content (cleanup_milter.h). */
+        return cleanup_milter_receive(st, client, req);
     } else if (strcmp(name, CLEANUP_REQ_ABORT) == 0) {
         if (msg_verbose)
             msg_info("%s: aborted by the client", st->queue_id);
@@ -160,7 +166,7 @@ void cleanup_service(vstream *client, const char *service)
     cleanup_state_free(st);         /* unfinished: the file is removed */
     attr_list_free(&req);
     sbuf_free(&why);
-    if (cleanup_map_changed()) {
+    if (cleanup_map_changed() || cleanup_checks_changed()) {
         msg_info("lookup table has changed -- restarting");
         exit(0);
     }

@@ -50,6 +50,8 @@ enum qrec_type {
     QREC_HEADER = 'H',      /* one logical header line, folds kept, ends in LF */
     QREC_BODY = 'B',        /* body bytes, LF line ends; a line may span records */
     QREC_EXTRACTED = 'X',   /* start of records found while reading the content */
+    QREC_FILTER = 'L',      /* content filter "transport:nexthop" for qmgr (after X;
+                             * the last one counts, empty = none) */
     QREC_END = 'E',         /* last record; empty */
 };
 
@@ -88,6 +90,14 @@ int  qfile_path(char *path, size_t size, const char *queue, const char *id);
 /* Create queue/<new id> with mode 0600; id receives the ID. NULL + errno. */
 qfile *qfile_create(const char *queue, char *id, size_t id_size);
 /*
+ * The writer of a new file holds an exclusive flock(2) on it from before
+ * the file has its name until qfile_close/qfile_abort (the kernel drops it
+ * when the writer dies, kill -9 included). So an incomplete file that
+ * nobody has locked has lost its writer. qfile_writer_alive(path): 1 the
+ * lock is held, 0 it is not, -1 with errno when the file cannot be opened.
+ */
+int  qfile_writer_alive(const char *path);
+/*
  * As qfile_create, with the permission bits in extra (e.g. 0044) added to
  * both the busy and the done mode: postdrop uses it so that pickup, which
  * runs as mail_owner, can read a maildrop file the submitting user owns.
@@ -99,6 +109,12 @@ int  qfile_puts(qfile *q, int type, const char *text);
 int  qfile_putf(qfile *q, int type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Offset the next record will have (for content_offset and the like). */
 off_t qfile_tell(const qfile *q);
+/* Write out buffered records (so another handle can read them). 0 or -1. */
+int  qfile_flush(qfile *q);
+/* Cut a file still being written at offset (a record boundary the caller
+ * knows) and continue writing there: cleanup rewrites the records after
+ * the envelope start when mail filters change the message. 0 or -1. */
+int  qfile_truncate(qfile *q, off_t offset);
 void qfile_set_sizes(qfile *q, const struct qfile_sizes *sz);
 /*
  * The commit point: end record, size record updated, fsync, mode 0700.

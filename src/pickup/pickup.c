@@ -16,9 +16,13 @@
  * The maildrop file is removed only after cleanup committed the message
  * (or discarded it). When cleanup cannot be reached the file is kept and
  * the scan ends; a temporary refusal of one message keeps that file and
- * the scan goes on (both are retried on the next wake-up). A permanent refusal (size,
- * hops, no recipients, content) is logged and the file removed (Postfix
- * would send a bounce: TODO once the bounce service takes such requests).
+ * the scan goes on (both are retried on the next wake-up). Messages are
+ * opened with CLEANUP_FLAG_BOUNCE: a content rejection (header_checks,
+ * body_checks) or too many hops is returned to the sender by cleanup
+ * (cleanup_bounce.c) and reported here as success. Other permanent
+ * refusals (size, no recipients) are logged and the file removed.
+ * receive_override_options and content_filter (main.cf or -o) apply as
+ * for smtpd.
  * A malformed file, or an incomplete one older than a day, is moved to
  * corrupt/ with a warning, never silently deleted.
  *
@@ -40,6 +44,7 @@
 #include "mail/mail_server.h"
 #include "mail/qfile.h"
 #include "mail/queue_dirs.h"
+#include "mail/receive_override.h"
 #include "util/mem.h"
 #include "util/msg.h"
 #include "util/strv.h"
@@ -292,9 +297,12 @@ static enum pickup_result pickup_file(const char *name)
         return PICKUP_SKIP;
     }
 
-    int flags = CLEANUP_FLAG_MASK_DEFAULT | (m.remote ? 0 : CLEANUP_FLAG_LOCAL);
+    /* CLEANUP_FLAG_MILTER: non_smtpd_milters inspect local submissions. */
+    int flags = CLEANUP_FLAG_MASK_DEFAULT | CLEANUP_FLAG_BOUNCE | CLEANUP_FLAG_MILTER
+                | (m.remote ? 0 : CLEANUP_FLAG_LOCAL);
     if (m.extract)
         flags |= CLEANUP_FLAG_EXTRACT_RCPT;
+    flags = receive_override_cleanup_flags(flags, receive_override());
     char id[32];
     sbuf err = SBUF_INIT;
     cleanup_client *cc = cleanup_open(flags, id, sizeof(id), &err);
@@ -318,6 +326,8 @@ static enum pickup_result pickup_file(const char *name)
     }
     for (size_t i = 0; i < m.rcpts.n; i++)
         cleanup_rcpt(cc, m.rcpts.v[i], m.rcpts.v[i], notify_bits(m.notify.v[i]), 0);
+    if (*mail_conf_str("content_filter"))
+        cleanup_attr(cc, "content_filter", mail_conf_str("content_filter"));
 
     /* The trace header, as Postfix's pickup writes it. */
     sbuf rcvd = SBUF_INIT;

@@ -148,6 +148,7 @@ static void print_envelope(int type, const sbuf *data)
     case QREC_DSN_ORCPT: field("dsn_original_recipient", s, data->len); break;
     case QREC_RCPT: field("recipient", s, data->len); break;
     case QREC_DONE: field("done_recipient", s, data->len); break;
+    case QREC_FILTER: field("content_filter", s, data->len); break;
     default: field("unknown_record_type", s, data->len); break;
     }
 }

@@ -76,6 +76,7 @@ struct qmgr_message {
     int     dsn_ret;
     char   *client_name;
     char   *client_addr;
+    char   *filter;             /* QREC_FILTER "transport:nexthop", NULL if none */
     struct timeval arrival;
     struct timeval active;      /* when this pass started */
     struct qfile_sizes sizes;

@@ -6,7 +6,11 @@
  * content by the size record's offsets) the records after
  * QREC_EXTRACTED. Every recipient still QREC_RCPT is resolved
  * (resolve_address) and queued for its transport and destination; a
- * resolver failure defers it, bad syntax bounces it. The queue file is
+ * resolver failure defers it, bad syntax bounces it. A message with a
+ * content filter (QREC_FILTER "transport:nexthop", from content_filter or
+ * a FILTER action) sends every recipient, unresolved, to that transport
+ * and next hop instead (an empty next hop: default_filter_nexthop, else
+ * the recipient's domain, as Postfix 2.7 and later do). The queue file is
  * not kept open: it is opened again for a moment to mark recipients done.
  *
  * Results (qmgr_message_results): sent -> marked done; bounced ->
@@ -38,6 +42,7 @@
 #include "mail/bounce_client.h"
 #include "mail/cleanup_client.h"
 #include "mail/dsn_log.h"
+#include "mail/mail_conf.h"
 #include "mail/queue_dirs.h"
 #include "mail/resolve.h"
 #include "qmgr/qmgr.h"
@@ -79,6 +84,7 @@ static void message_free(struct qmgr_message *m)
     xfree(m->dsn_envid);
     xfree(m->client_name);
     xfree(m->client_addr);
+    xfree(m->filter);
     xfree(m);
     if (qmgr.more_incoming || qmgr.more_deferred)
         qmgr_want_scan(qmgr.more_incoming, qmgr.more_deferred);
@@ -219,6 +225,10 @@ static int read_envelope(qfile *qf, struct qmgr_message *m, sbuf *why)
         case QREC_EXTRACTED:
             in_content = false;
             break;
+        case QREC_FILTER:
+            xfree(m->filter);
+            m->filter = data.len ? xstrdup(sbuf_str(&data)) : 0;
+            break;
         case QREC_END:
             done = true;
             break;
@@ -286,6 +296,29 @@ static void rcpt_bounce(struct qmgr_rcpt *r, const char *dsn, const char *reason
     qmgr_rcpt_finished(&r, 1);
 }
 
+/*
+ * The content filter decides transport and next hop; the recipient is
+ * not resolved (the filter hands the mail back, and it is resolved then).
+ */
+static void filter_route(const struct qmgr_message *m, const struct qmgr_rcpt *r,
+                         struct resolve_reply *rr)
+{
+    const char *colon = strchr(m->filter, ':');
+    size_t tlen = colon ? (size_t) (colon - m->filter) : strlen(m->filter);
+    const char *nexthop = colon ? colon + 1 : "";
+    rr->flags = 0;
+    sbuf_reset(&rr->transport);
+    sbuf_add(&rr->transport, m->filter, tlen);
+    sbuf_set(&rr->recipient, r->address);
+    if (!*nexthop)
+        nexthop = mail_conf_str("default_filter_nexthop");
+    if (!*nexthop) {
+        const char *at = strrchr(r->address, '@');
+        nexthop = at && at[1] ? at + 1 : mail_conf_str("myhostname");
+    }
+    sbuf_set(&rr->nexthop, nexthop);
+}
+
 /* Resolve and queue every pending recipient. */
 static void queue_recipients(struct qmgr_message *m)
 {
@@ -293,7 +326,10 @@ static void queue_recipients(struct qmgr_message *m)
     resolve_init(&rr);
     for (size_t i = 0; i < m->nrcpt; i++) {
         struct qmgr_rcpt *r = &m->rcpt[i];
-        resolve_address(m->sender, r->address, &rr);
+        if (m->filter)
+            filter_route(m, r, &rr);
+        else
+            resolve_address(m->sender, r->address, &rr);
         if (rr.flags & RESOLVE_FLAG_FAIL) {
             qmgr_rcpt_defer(r, "4.3.0", "address resolver failure");
             continue;
@@ -414,9 +450,13 @@ void qmgr_message_results(struct qmgr_message *m, struct qmgr_rcpt **rcpts,
     size_t nd = 0, nb = 0, nt = 0;
     for (size_t i = 0; i < n; i++) {
         struct qmgr_rcpt *r = rcpts[i];
-        deliver_result_soften(&res[i]);
-        if (log)
+        /* soft_bounce: the agents apply it to what they report (and log);
+         * qmgr only to results it makes and logs itself (log), so an agent
+         * and qmgr never disagree, even across a reload. */
+        if (log) {
+            deliver_result_soften(&res[i]);
             log_result(m, r, &res[i]);
+        }
         switch (res[i].outcome) {
         case DELIVER_SENT:
             if (r->notify & DSN_NOTIFY_SUCCESS)

@@ -246,9 +246,11 @@ int smtpd_data_cmd(SMTPD_STATE *st, const char *args)
         /* A whole SMTP reply (a milter's) is used as it is; otherwise keep
          * the reply class and the status code class together. */
         if ((text[0] == '4' || text[0] == '5') && text[1] >= '0' && text[1] <= '9'
-            && text[2] >= '0' && text[2] <= '9' && (text[3] == ' ' || text[3] == '-'))
+            && text[2] >= '0' && text[2] <= '9' && (text[3] == ' ' || text[3] == '-')) {
             smtpd_reply(st, "%s", text);
-        else if (text[0] != '4' && text[0] != '5')
+            if (strncmp(text, "421", 3) == 0)
+                st->done = true;        /* a filter's shutdown */
+        } else if (text[0] != '4' && text[0] != '5')
             smtpd_reply(st, "%d %c.0.0 %s", code, code >= 500 ? '5' : '4', text);
         else
             smtpd_reply(st, "%d %s", code, text);

@@ -27,6 +27,7 @@
 
 #include "conf_fixture.h"
 
+#include "../../src/cleanup/cleanup_bounce.c"
 #include "../../src/cleanup/cleanup_checks.c"
 #include "../../src/cleanup/cleanup_commit.c"
 #include "../../src/cleanup/cleanup_content.c"
@@ -34,6 +35,7 @@
 #include "../../src/cleanup/cleanup_hdr_addr.c"
 #include "../../src/cleanup/cleanup_header.c"
 #include "../../src/cleanup/cleanup_map.c"
+#include "../../src/cleanup/cleanup_milter.c"
 #include "../../src/cleanup/cleanup_service.c"
 
 /* ---- fixture ---- */
