@@ -19,7 +19,8 @@ BUILD_PACKAGES="build-essential cmake pkg-config libssl-dev libsasl2-dev libdb5.
 # bsd-mailx needs a mail-transport-agent: tools/mta-package.sh registers Hikyaku
 # as one first (need_test_packages), so apt does not pull in exim4.
 TEST_PACKAGES="bsd-mailx libcmocka-dev python3-pytest swaks dnsmasq-base db5.3-util lmdb-utils
-  clang libclang-rt-14-dev procps pflogsumm testssl.sh bsdextrautils"
+  clang libclang-rt-14-dev procps pflogsumm testssl.sh bsdextrautils
+  opendkim opendkim-tools python3-dkim"
 
 # Test packages, after registering Hikyaku as the MTA so bsd-mailx pulls in no exim4.
 need_test_packages() {

@@ -73,7 +73,8 @@ struct bounce_notice {
 int  bounce_notice_write(const struct bounce_notice *n, bounce_out_fn out, void *ctx,
                          sbuf *why);
 
-/* Diagnostic-Code for a record: "smtp; 550 5.1.1 ..." or "x-unix; text". */
+/* Diagnostic-Code for a record: the agent's type and text ("x-unix; ..." from
+ * local), "smtp; 550 5.1.1 ..." from a server's reply, else "X-Postfix; text". */
 void bounce_diagnostic(const struct dsn_rec *r, sbuf *out);
 /* Remote-MTA value ("dns; mx.example.jp") from a relay, or "" when none. */
 void bounce_remote_mta(const char *relay, sbuf *out);

@@ -127,7 +127,7 @@ void bounce_diagnostic(const struct dsn_rec *r, sbuf *out)
     }
     if (smtp_reply_in(r->reason ? r->reason : "", out))
         return;
-    sbuf_adds(out, "x-unix; ");
+    sbuf_adds(out, "X-Postfix; ");     /* Postfix's type for its own texts */
     add_clean(out, r->reason);
 }
 

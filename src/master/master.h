@@ -143,6 +143,9 @@ void spawn_new_generation(void);               /* reload: old processes finish a
 /* master_wakeup.c */
 void wakeup_start(struct svc *s, bool first);  /* first: also wake now */
 void wakeup_stop(struct svc *s);
+/* An unconditional wakeup service (qmgr, pickup) with no process left after a
+ * reload: wake it now so that it runs again at once. */
+void wakeup_now(struct svc *s);
 
 /* master_reload.c */
 void master_reload(event_loop *loop, int signo, void *ctx);

@@ -12,7 +12,9 @@
  *     process counts, and takes the new command, arguments and limits;
  *   - a service that is gone has its listener closed (its socket file
  *     removed) and its processes terminated;
- *   - a new service gets its listener.
+ *   - a new service gets its listener;
+ *   - services with an unconditional wakeup (qmgr, pickup) are woken at
+ *     once, and again when their last old process has exited.
  * A new listener that cannot be created is an error for that service
  * only. Logs "reload -- version X, configuration DIR".
  */
@@ -155,7 +157,7 @@ void master_reload(event_loop *loop, int signo, void *ctx)
     for (struct svc *s = M.services; s; s = s->next) {
         if (s->status_rd >= 0) {
             wakeup_stop(s);
-            wakeup_start(s, false);
+            wakeup_start(s, true);
         }
         spawn_update_listen(s);
     }

@@ -310,6 +310,7 @@ void spawn_reap(event_loop *loop, int signo, void *ctx)
             continue;
         *link = p->next;
         struct svc *s = p->svc;
+        bool old_gen = p->gen != M.gen;
         if (s) {
             s->total--;
             if (p->avail)
@@ -338,8 +339,14 @@ void spawn_reap(event_loop *loop, int signo, void *ctx)
             throttle(s);
         }
         xfree(p);
-        if (s)
+        if (s) {
             spawn_update_listen(s);
+            /* The last process (qmgr, pickup) from before a reload is gone: a
+             * new one starts now, not at the next wakeup, so that what it left in
+             * active/ is finished at once. */
+            if (old_gen && s->total == 0)
+                wakeup_now(s);
+        }
     }
     if (M.stopping)
         master_stop(loop, 0, 0);

@@ -7,7 +7,9 @@
  * backlog or FIFO just skips this wakeup. The connection makes the
  * service's listener readable, so a service with no process gets one;
  * that is how qmgr and pickup run from the start: an unconditional
- * wakeup is also sent as soon as the service is set up. "N?" (e.g.
+ * wakeup is also sent as soon as the service is set up, after a reload,
+ * and when the last process of an older generation has exited (so qmgr
+ * runs again at once after a reload, as with Postfix). "N?" (e.g.
  * tlsmgr 1000?) wakes the service only once it has been used (a process
  * was started for another reason). inet and unix-dgram services are
  * never woken (master_conf.c warns).
@@ -74,6 +76,12 @@ void wakeup_start(struct svc *s, bool first)
     int ms = s->wakeup > 86400 * 7 ? 86400 * 7 * 1000 : s->wakeup * 1000;
     s->wakeup_timer = event_timer_add(M.loop, ms, ms, on_timer, s);
     if (first && !s->wakeup_cond)
+        wake(s);
+}
+
+void wakeup_now(struct svc *s)
+{
+    if (s->wakeup > 0 && !s->wakeup_cond && !M.stopping && s->nfds > 0)
         wake(s);
 }
 

@@ -179,6 +179,7 @@ struct smtp_session {
     int     features;
     unsigned long size_limit;   /* SIZE n, 0 = none announced */
     bool    best;               /* a loop here is a bounce, not a deferral */
+    bool    loop_detect;        /* SMTP to port 25: check for our own name */
     bool    broken;             /* out of step: never reuse */
     time_t  created;
     long    reuse_count;

@@ -10,8 +10,8 @@
  * (5.4.4); a temporary DNS failure defers (4.4.3; with
  * ignore_mx_lookup_error = yes the domain's addresses are tried instead).
  * When one of our own addresses (inet_interfaces, proxy_interfaces) is an
- * MX host, only better MX hosts are kept; if it is the best one, the mail
- * "loops back to myself" (5.4.6). At most smtp_mx_address_limit
+ * MX host and the port is 25, only better MX hosts are kept; if it is the
+ * best one, the mail "loops back to myself" (5.4.6). At most smtp_mx_address_limit
  * addresses are kept.
  *
  * A destination without MX lookup ([host], LMTP hosts, or DNS disabled):
@@ -375,8 +375,9 @@ int smtp_addr_find(const struct smtp_dest *d, struct smtp_addr_list *out, struct
 
     smtp_addr_order(out, smtp_param_bool("randomize_addresses"),
                     smtp_param_str("address_preference"), 0);
-    if (by_mx) {
-        /* Never relay to ourselves, nor to MX hosts that are worse than us. */
+    if (by_mx && p.port == 25 && !smtp_lmtp) {
+        /* Never relay to ourselves, nor to MX hosts that are worse than us
+         * (SMTP port only, as Postfix: see smtp_proto.c loops_back()). */
         for (size_t i = 0; i < out->n; i++) {
             if (!addr_is_ours(&out->a[i].sa))
                 continue;

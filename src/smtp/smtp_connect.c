@@ -246,6 +246,10 @@ static struct smtp_session *connect_inet(struct smtp_state *st, const struct smt
     struct smtp_session *s = smtp_session_new(vstream_open(fd), st->req->nexthop, a->host,
                                               addr, port);
     s->best = a->best;
+    /* As Postfix: loop detection only for the SMTP port, so that a content
+     * filter or second instance on the same host (another port, maybe the
+     * same name) can be reached. */
+    s->loop_detect = !smtp_lmtp && port == 25;
     return s;
 }
 

@@ -8,7 +8,7 @@
  * keywords kept are PIPELINING, SIZE, 8BITMIME, DSN, SMTPUTF8, STARTTLS and
  * ENHANCEDSTATUSCODES, minus those named in smtp_discard_ehlo_keywords. A
  * greeting or EHLO reply that names our own myhostname means the mail
- * "loops back to myself" (SMTP only): 5.4.6 from a best MX or a host
+ * "loops back to myself" (SMTP to port 25 only): 5.4.6 from a best MX or a host
  * without MX, else 4.4.6 and the next MX host is tried. A non-2xx greeting
  * is "host X refused to talk to me: ..."; with smtp_skip_5xx_greeting a
  * 5xx greeting counts as a 4xx one, so the next host is tried.
@@ -92,7 +92,7 @@ static void reply_name(const struct smtp_reply *r, char *out, size_t size)
 static int loops_back(struct smtp_state *st, struct smtp_session *s, const struct smtp_reply *r,
                       const char *what, struct smtp_why *why)
 {
-    if (smtp_lmtp)
+    if (!s->loop_detect)
         return 0;
     char name[256];
     reply_name(r, name, sizeof(name));

@@ -111,7 +111,7 @@ def test_error_transport_bounces_with_rfc3464_report(qi):
                  "Final-Recipient: rfc822; nope@example.jp",
                  "Action: failed",
                  "Status: 5.1.1",
-                 "Diagnostic-Code: x-unix; nope",
+                 "Diagnostic-Code: X-Postfix; nope",
                  "Content-Type: message/rfc822",
                  "Subject: to nobody",
                  "<nope@example.jp>: nope"]:

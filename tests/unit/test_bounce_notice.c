@@ -204,7 +204,7 @@ static void test_local_diagnostic_and_injection(void **state)
     sbuf out = SBUF_INIT;
     compose(&m, &r, 1, true, NOTICE_FAILURE, &out);
     const char *t = sbuf_str(&out);
-    assert_non_null(strstr(t, "Diagnostic-Code: x-unix; mailbox full  Final-Recipient: "));
+    assert_non_null(strstr(t, "Diagnostic-Code: X-Postfix; mailbox full  Final-Recipient: "));
     assert_null(strstr(t, "\nFinal-Recipient: rfc822; forged"));
     assert_null(strstr(t, "Remote-MTA"));
     assert_null(strstr(t, "Original-Recipient"));
