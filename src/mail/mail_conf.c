@@ -265,6 +265,39 @@ static char *computed_mynetworks(void)
     return sbuf_steal(&b);
 }
 
+/*
+ * Install-relative directories: a program installed as PREFIX/sbin/X or
+ * PREFIX/libexec/postfix/X takes PREFIX for command_directory and
+ * daemon_directory, so "cmake --install build --prefix DIR" gives a tree
+ * whose defaults point into DIR. Anything else (the build tree) keeps the
+ * compiled-in paths.
+ */
+static char *install_relative(const char *name)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = 0;                         /* exe = the program's directory */
+    size_t len = strlen(exe);
+    const char *sbin = "/sbin", *libexec = "/libexec/postfix";
+    size_t prefix_len;
+    if (len >= strlen(sbin) && strcmp(exe + len - strlen(sbin), sbin) == 0)
+        prefix_len = len - strlen(sbin);
+    else if (len >= strlen(libexec) && strcmp(exe + len - strlen(libexec), libexec) == 0)
+        prefix_len = len - strlen(libexec);
+    else
+        return 0;
+    sbuf b = SBUF_INIT;
+    sbuf_add(&b, exe, prefix_len);
+    sbuf_adds(&b, strcmp(name, "command_directory") == 0 ? sbin : libexec);
+    return sbuf_steal(&b);
+}
+
 static char *computed_default(const char *name)
 {
     if (strcmp(name, "myhostname") == 0)
@@ -278,6 +311,8 @@ static char *computed_default(const char *name)
         snprintf(buf, sizeof(buf), "%ld", (long) getpid());
         return xstrdup(buf);
     }
+    if (strcmp(name, "command_directory") == 0 || strcmp(name, "daemon_directory") == 0)
+        return install_relative(name);
     if (strcmp(name, "process_name") == 0)
         return xstrdup(msg_program());
     return 0;
