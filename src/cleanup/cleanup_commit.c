@@ -16,8 +16,8 @@
  *      error is one to return to the sender: then cleanup_bounce.c commits
  *      it with every recipient bounced; "no recipients" removes it
  *   7. the size record's real values
- *   8. THE COMMIT POINT: qfile_commit() writes END, fixes the size
- *      record, fdatasync()s and marks the file complete (mode 0700)
+ *   8. THE COMMIT POINT: qfile_commit() fixes the size record, writes
+ *      END, fdatasync()s and marks the file complete (mode 0700)
  *   9. HOLD: the committed file is renamed into hold/
  *
  * Only after this returns CLEANUP_STAT_OK does cleanup.c answer the

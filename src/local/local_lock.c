@@ -6,6 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -13,11 +16,38 @@
 
 #include "local/local.h"
 #include "local/local_lock.h"
+#include "util/msg.h"
 
 static void lock_name(const char *path, sbuf *out)
 {
     sbuf_set(out, path);
     sbuf_adds(out, ".lock");
+}
+
+/*
+ * A dot-lock holds the decimal process ID of its maker (as liblockfile's
+ * do). One whose process no longer exists was left by a delivery that
+ * was killed: it is stale at once, instead of after stale_lock_time. An
+ * empty or unreadable lock file (other programs make those) only ages.
+ */
+static bool lock_owner_gone(const char *lock)
+{
+    char buf[32];
+    int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    char *end;
+    long pid = strtol(buf, &end, 10);
+    while (*end == '\n' || *end == ' ' || *end == '\t')
+        end++;
+    if (end == buf || *end || pid <= 1 || pid > 0x3fffffff)
+        return false;
+    return kill((pid_t) pid, 0) < 0 && errno == ESRCH;
 }
 
 int local_dotlock_acquire(const char *path, sbuf *why)
@@ -28,6 +58,11 @@ int local_dotlock_acquire(const char *path, sbuf *why)
     for (int i = 0; i < attempts; i++) {
         int fd = open(sbuf_str(&lock), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
         if (fd >= 0) {
+            char pid[24];
+            int n = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+            if (write(fd, pid, (size_t) n) != n) {
+                /* An empty lock is still a lock; it only cannot be broken early. */
+            }
             close(fd);
             sbuf_free(&lock);
             return 1;
@@ -48,6 +83,11 @@ int local_dotlock_acquire(const char *path, sbuf *why)
         if (lstat(sbuf_str(&lock), &st) == 0
             && time(0) > st.st_mtime + local_cf.stale_lock_time) {
             (void) unlink(sbuf_str(&lock));     /* stale: its owner is gone */
+            continue;
+        }
+        if (lock_owner_gone(sbuf_str(&lock))) {
+            msg_warn("removing stale lock file %s: its process is gone", sbuf_str(&lock));
+            (void) unlink(sbuf_str(&lock));
             continue;
         }
         if (i + 1 < attempts)

@@ -4,7 +4,8 @@
  * mailbox_delivery_lock names the methods (fcntl, dotlock; flock is
  * taken as fcntl). Both retry deliver_lock_attempts times,
  * deliver_lock_delay apart. A dot-lock older than stale_lock_time is
- * removed as stale. A dot-lock that cannot be created because the
+ * removed as stale, and so is one that names (by its content, the maker's
+ * process ID) a process that no longer exists. A dot-lock that cannot be created because the
  * directory is not writable (EACCES, EPERM, EROFS) is skipped: the fcntl
  * lock still protects the file, and readers that need the dot-lock can
  * only be as careful as the directory permissions allow.

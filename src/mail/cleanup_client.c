@@ -8,7 +8,8 @@
  * flushes and waits for the verdict. The server answers nothing in
  * between, so neither side can block the other with unread replies.
  * Once the stream fails, later calls do nothing and finish reports
- * CLEANUP_STAT_WRITE.
+ * CLEANUP_STAT_WRITE -- unless the queue file shows that cleanup died
+ * after the message was complete (cleanup_orphan.h): then it is queued.
  *
  * NOT HERE: no retries, no SMTP reply formatting beyond the code map.
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "mail/cleanup_client.h"
+#include "mail/cleanup_orphan.h"
 #include "mail/mail_conf.h"
 #include "util/attr.h"
 #include "util/mem.h"
@@ -26,6 +28,7 @@
 struct cleanup_client {
     vstream *s;
     bool    failed;
+    char    queue_id[64];       /* for cleanup_orphan_settle() */
     attr_list req;              /* reused for every request */
     sbuf    enc;                /* encoded request */
 };
@@ -38,6 +41,7 @@ static const struct {
     /* Most important first: a temporary problem wins, so the client retries. */
     {CLEANUP_STAT_DEFER, 451, "4.7.1 Error: service unavailable, try again later"},
     {CLEANUP_STAT_BAD, 451, "4.3.0 Error: internal protocol error"},
+    {CLEANUP_STAT_NOSPACE, 452, "4.3.1 Insufficient system storage"},
     {CLEANUP_STAT_WRITE, 451, "4.3.0 Error: queue file write error"},
     {CLEANUP_STAT_RCPT, 554, "5.5.1 Error: no recipients specified"},
     {CLEANUP_STAT_HOPS, 554, "5.4.0 Error: too many hops"},
@@ -121,6 +125,7 @@ cleanup_client *cleanup_open_stream(vstream *s, int flags, char *queue_id, size_
         goto fail;
     }
     snprintf(queue_id, id_size, "%s", id);
+    snprintf(cc->queue_id, sizeof(cc->queue_id), "%s", id);
     attr_list_free(&reply);
     sbuf_free(&why);
     return cc;
@@ -208,16 +213,22 @@ int cleanup_finish(cleanup_client *cc, sbuf *reason)
         msg_warn("cleanup: send finish: %s", strerror(vstream_errno(cc->s)));
         cc->failed = true;
     }
+    bool answered = false;
     if (!cc->failed) {
         if (attr_read(cc->s, &reply, 0, &why) != ATTR_OK
             || attr_scan(&reply, &why, ATTR_RECV_INT("status", &status), ATTR_END) < 0) {
             msg_warn("cleanup: finish reply: %s",
                      why.len ? sbuf_str(&why) : "connection closed");
             status = CLEANUP_STAT_WRITE;
-        } else if (attr_get_str(&reply, "reason", &text) < 0) {
-            text = 0;
+        } else {
+            answered = true;
+            if (attr_get_str(&reply, "reason", &text) < 0)
+                text = 0;
         }
     }
+    /* No verdict: the queue file says whether the message is queued. */
+    if (!answered && cleanup_orphan_settle(cc->queue_id))
+        status = CLEANUP_STAT_OK;
     sbuf_set(reason, text && *text ? text : status ? cleanup_stat_text(status) : "");
     attr_list_free(&reply);
     sbuf_free(&why);
@@ -232,5 +243,16 @@ void cleanup_abort(cleanup_client *cc)
     /* Best effort: closing the connection alone also drops the message. */
     start_request(cc, CLEANUP_REQ_ABORT);
     send_buffered(cc);
+    bool broken = cc->failed;
+    char id[sizeof(cc->queue_id)];
+    memcpy(id, cc->queue_id, sizeof(id));
     client_free(cc);
+    /* cleanup is gone: nobody else would remove its unfinished file. */
+    if (broken)
+        (void) cleanup_orphan_settle(id);
+}
+
+vstream *cleanup_client_stream(cleanup_client *cc)
+{
+    return cc->failed ? 0 : cc->s;
 }

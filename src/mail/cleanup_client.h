@@ -22,7 +22,9 @@
  * (the file is gone) and reason holds "D.D.D text" for the reply, e.g.
  * "5.7.1 Message content rejected" or "4.3.0 Error: queue file write
  * error". A lost connection to cleanup before the reply is
- * CLEANUP_STAT_WRITE. cleanup_abort() drops the message.
+ * CLEANUP_STAT_WRITE, unless the queue file is complete: then cleanup
+ * died after writing it, the message is queued and the status is
+ * CLEANUP_STAT_OK (cleanup_orphan.h). cleanup_abort() drops the message.
  *
  * This header is the contract; cleanup_client.c implements it over the
  * attribute codec (docs/ipc.md lists the request attributes).
@@ -58,6 +60,7 @@
 #define CLEANUP_STAT_RCPT   (1 << 5)    /* no recipients: 554 5.5.1 */
 #define CLEANUP_STAT_DEFER  (1 << 6)    /* temporary refusal (4xx from a check or milter) */
 #define CLEANUP_STAT_DISCARD (1 << 7)   /* accepted and discarded: still say 250 */
+#define CLEANUP_STAT_NOSPACE (1 << 8)   /* with WRITE: queue file system full: 452 4.3.1 */
 
 /* DSN NOTIFY bits, shared with the queue file and delivery agents */
 #define DSN_NOTIFY_NEVER   (1 << 0)
@@ -104,5 +107,9 @@ cleanup_client *cleanup_open_stream(vstream *s, int flags, char *queue_id, size_
                                     sbuf *err);
 /* The default "D.D.D text" for the most important bit of status. */
 const char *cleanup_stat_text(int status);
+/* The connection, for an exchange of its own between requests (smtpd
+ * hands its mail filters to cleanup over it, see milter_send.h); NULL
+ * once the connection failed. */
+vstream *cleanup_client_stream(cleanup_client *cc);
 
 #endif

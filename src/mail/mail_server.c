@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -29,6 +30,7 @@ static bool standalone;
 static bool master_gone;
 static bool have_master;
 static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t orphaned;     /* master died; listeners closed */
 
 const char *mail_server_service(void) { return service_name; }
 bool mail_server_standalone(void) { return standalone; }
@@ -44,6 +46,8 @@ void mail_server_busy(bool busy)
 
 bool mail_server_should_exit(void)
 {
+    if (orphaned)
+        master_gone = true;
     if (got_term || master_gone)
         return true;
     if (!have_master)
@@ -93,6 +97,43 @@ static void set_listen_count(const char *arg)
     listen_count = (int) n;
     for (int i = 1; i < listen_count; i++)
         listen_fds[i] = MASTER_EXTRA_LISTEN_FD + i - 1;
+}
+
+/*
+ * When master dies (kill -9), a worker in the middle of a session would
+ * keep its copies of the listening sockets until the session ends, and a
+ * new master could not bind the same address ("postfix start" fails with
+ * "Address already in use"). The kernel tells us at once (parent-death
+ * signal); the handler closes our copies, so the port is free while we
+ * finish the session, and we exit after it. Listeners are closed only
+ * once: afterwards their numbers may belong to other descriptors.
+ */
+static void on_master_death(int sig)
+{
+    (void) sig;
+    if (orphaned)
+        return;
+    int saved = errno;
+    for (int i = 0; i < listen_count; i++)
+        close(listen_fds[i]);
+    orphaned = 1;
+    errno = saved;
+}
+
+static void watch_master_death(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_master_death;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGURG, &sa, 0);
+    /* Set after the privilege drop, which would clear it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGURG) < 0)
+        msg_warn("prctl PR_SET_PDEATHSIG: %m");
+    /* Gone before we asked? Then its watch pipe is at end of file. */
+    struct pollfd p = {MASTER_WATCH_FD, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0 && p.revents)
+        on_master_death(SIGURG);
 }
 
 /*
@@ -154,6 +195,8 @@ static void serve_stream(const struct mail_server *srv)
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
                 || errno == ECONNABORTED)
                 continue;   /* a sibling took it */
+            if (orphaned)
+                break;      /* on_master_death() closed it under us */
             msg_fatal("accept connection: %m");
         }
         mail_server_busy(true);
@@ -275,6 +318,8 @@ int mail_server_main(int argc, char **argv, const struct mail_server *srv)
         mail_server_drop_privileges();
     if (srv->post_init)
         srv->post_init();
+    if (have_master && srv->kind != MAIL_SERVER_EVENT)
+        watch_master_death();       /* EVENT servers own fd 3 in their own loop */
 
     if (standalone) {
         switch (srv->kind) {

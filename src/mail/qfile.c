@@ -306,7 +306,10 @@ void qfile_set_sizes(qfile *q, const struct qfile_sizes *sz)
 
 int qfile_commit(qfile *q, bool fsync_now)
 {
-    if (qfile_put(q, QREC_END, "", 0) < 0 || wflush(q) < 0)
+    /* The size record first, the end record last: a file that has its end
+     * record is complete in every part (a writer killed between the two
+     * leaves a file without end record, which is never delivered). */
+    if (wflush(q) < 0)
         goto fail;
     if (q->size_offset >= 0 && q->sizes_set) {
         char s[QFILE_SIZE_LEN];
@@ -314,6 +317,8 @@ int qfile_commit(qfile *q, bool fsync_now)
         if (pwrite(q->fd, s, QFILE_SIZE_LEN, q->size_offset + 5) != QFILE_SIZE_LEN)
             goto fail;
     }
+    if (qfile_put(q, QREC_END, "", 0) < 0 || wflush(q) < 0)
+        goto fail;
     if (fsync_now && fdatasync(q->fd) < 0)
         goto fail;
     if (fchmod(q->fd, QFILE_MODE_DONE | q->extra_mode) < 0)

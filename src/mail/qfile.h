@@ -8,8 +8,8 @@
  * lines), so nothing a client sends can forge a record.
  *
  * Writing (cleanup, postdrop): qfile_create() makes a new file with a
- * fresh queue ID, qfile_put() appends records, qfile_commit() writes the
- * end record, fixes up the size record, fsyncs, and marks the file
+ * fresh queue ID, qfile_put() appends records, qfile_commit() fixes up
+ * the size record, writes the end record, fsyncs, and marks the file
  * complete (mode 0700). Until then the file has mode 0600 and readers
  * skip it.
  *
@@ -117,7 +117,7 @@ int  qfile_flush(qfile *q);
 int  qfile_truncate(qfile *q, off_t offset);
 void qfile_set_sizes(qfile *q, const struct qfile_sizes *sz);
 /*
- * The commit point: end record, size record updated, fsync, mode 0700.
+ * The commit point: size record updated, end record, fsync, mode 0700.
  * 0 on success; -1 with errno (the file is then removed). When fsync is
  * false the caller promises to fsync later (group commit) with qfile_sync().
  */

@@ -5,7 +5,9 @@
  * (docs/architecture.md, "Crash recovery"):
  *   - incoming/: a queue file that does not validate (qfile_validate) and
  *     still has its busy mode (0600: no owner execute bit) was never
- *     committed, so never acknowledged to anybody: it is removed. One that
+ *     committed, so never acknowledged to anybody: it is removed -- unless
+ *     its writer still holds its lock (qfile_writer_alive: a cleanup of a
+ *     master that was killed, finishing its session). One that
  *     does not validate although it was committed (0700) is damaged: it moves to corrupt/ with a
  *     warning, to be looked at with postcat. Valid files stay, whatever
  *     their mode (qmgr picks them up).
@@ -73,6 +75,12 @@ static void check_queue_file(const char *dir, const char *qdir, const char *id)
         goto out;
     if (qfile_validate(sbuf_str(&path), &why) == 0)
         goto out;
+    /* A worker of a master that was killed may still be writing it. */
+    if (qfile_writer_alive(sbuf_str(&path)) == 1) {
+        msg_info("%s: queue file in %s is still being written by a running process; "
+                 "left alone", id, QUEUE_INCOMING);
+        goto out;
+    }
     if (!(st.st_mode & S_IXUSR)) {     /* QFILE_MODE_BUSY (plus any group bits) */
         if (unlink(sbuf_str(&path)) == 0)
             msg_info("%s: removed incomplete queue file from %s (%s)", id, QUEUE_INCOMING,

@@ -33,7 +33,10 @@ class LineConn:
         r, _, _ = select.select([self.sock], [], [], timeout)
         if not r:
             return False
-        chunk = self.sock.recv(65536)
+        try:
+            chunk = self.sock.recv(65536)
+        except OSError:         # reset by a client that was killed
+            chunk = b""
         if not chunk:
             self.closed = True
             return False
