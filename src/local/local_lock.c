@@ -26,9 +26,10 @@ static void lock_name(const char *path, sbuf *out)
 
 /*
  * A dot-lock holds the decimal process ID of its maker (as liblockfile's
- * do). One whose process no longer exists was left by a delivery that
- * was killed: it is stale at once, instead of after stale_lock_time. An
- * empty or unreadable lock file (other programs make those) only ages.
+ * do). One whose process no longer exists (or is a zombie) was left by a
+ * delivery that was killed: it is stale at once, instead of after
+ * stale_lock_time. An empty or unreadable lock file (other programs make
+ * those; or its maker died before writing) only ages.
  */
 static bool lock_owner_gone(const char *lock)
 {
@@ -47,7 +48,22 @@ static bool lock_owner_gone(const char *lock)
         end++;
     if (end == buf || *end || pid <= 1 || pid > 0x3fffffff)
         return false;
-    return kill((pid_t) pid, 0) < 0 && errno == ESRCH;
+    if (kill((pid_t) pid, 0) < 0)
+        return errno == ESRCH;
+    /* A killed delivery whose parent died too may stay a zombie for a
+     * while (nobody reaps it): it holds nothing. Linux /proc only. */
+    char stat_path[64], st[512];
+    snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", pid);
+    fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, st, sizeof(st) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    st[n] = 0;
+    const char *paren = strrchr(st, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
 int local_dotlock_acquire(const char *path, sbuf *why)

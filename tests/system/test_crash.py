@@ -430,6 +430,13 @@ def test_kill_storm(relay):
         keep = f"/tmp/hk-crash-{seed}-maillog"
         shutil.copyfile(inst.maillog, keep)
         print(f"maillog kept as {keep}")
+        lock = os.path.join(inst.mailspool, "root.lock")
+        if os.path.exists(lock):
+            owner = open(lock, errors="replace").read().strip()
+            print(f"{lock} exists: {owner!r}")
+            if owner.isdigit():
+                print(subprocess.run(["ps", "-o", "pid,ppid,stat,etime,cmd", "-p", owner],
+                                     capture_output=True, text=True).stdout)
 
     assert not missing, (f"acknowledged but never delivered ({len(missing)}): {missing[:20]}\n"
                          f"queue: {mailq(inst)[:3000]}\n"
@@ -636,12 +643,18 @@ def test_master_killed_mid_session(relay):
     assert_queue_healthy(inst)
 
 
-def test_stale_mailbox_lock_of_killed_delivery(relay):
+@pytest.mark.parametrize("owner", ["gone", "zombie"])
+def test_stale_mailbox_lock_of_killed_delivery(relay, owner):
     """A dot-lock left by a local delivery that was killed names a process
-    that is gone: it is broken at once, not after stale_lock_time (500 s)."""
+    that is gone, or a zombie nobody reaps (its parent was killed too): it
+    is broken at once, not after stale_lock_time (500 s)."""
     inst = relay
     dead = subprocess.Popen(["true"])
-    dead.wait()
+    if owner == "gone":
+        dead.wait()
+    else:
+        assert poll_until(lambda: open(f"/proc/{dead.pid}/stat").read()
+                          .rsplit(")", 1)[1].split()[0] == "Z", 5)
     lock = os.path.join(inst.mailspool, "root.lock")
     with open(lock, "w") as f:
         f.write(f"{dead.pid}\n")
@@ -651,6 +664,7 @@ def test_stale_mailbox_lock_of_killed_delivery(relay):
     assert kind == "ok", detail
     inst.wait_log(rf"warning: removing stale lock file {re.escape(lock)}: its process is gone")
     delivered, missing = drain(inst, [("locked", LOCAL_RCPT)], timeout=20)
+    dead.wait()
     assert not missing, inst.log()
     assert not os.path.exists(lock)
 
