@@ -186,13 +186,14 @@ def test_content_filter_round_trip(fi):
     sender, rcpts, data = fi.filter.messages[0]
     assert (sender, rcpts) == ("a@example.org", ["root@mail.example.jp"])
     assert b"Subject: round trip" in data
-    log = fi.log()
     # To the filter over smtp, unresolved; back in through the second listener.
-    assert re.search(r"smtp\[\d+\]: [0-9A-F]+: to=<root@mail\.example\.jp>, "
-                     r"relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, .*status=sent \(250 2\.0\.0 Ok: "
-                     r"re-injected\)" % fi.filter_port, log), log
-    assert re.search(r"local\[\d+\]: [0-9A-F]+: to=<root@mail\.example\.jp>, relay=local, "
-                     r".*status=sent", log), log
+    # (Log lines travel through postlogd: poll for them, the mailbox may be first.)
+    fi.wait_log(r"smtp\[\d+\]: [0-9A-F]+: to=<root@mail\.example\.jp>, "
+                r"relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, .*status=sent \(250 2\.0\.0 Ok: "
+                r"re-injected\)" % fi.filter_port)
+    fi.wait_log(r"local\[\d+\]: [0-9A-F]+: to=<root@mail\.example\.jp>, relay=local, "
+                r".*status=sent")
+    log = fi.log()
     # header_checks ran on the way in, not again on the way back
     # (receive_override_options = no_header_body_checks).
     assert len(re.findall(r"warning: header Subject: round trip from", log)) == 1, log
