@@ -25,15 +25,24 @@ static void sleep_ms(long ms)
         ;
 }
 
-/* Is the file already in a queue that only committed files reach? */
+static void log_queued(const char *id)
+{
+    msg_warn("%s: cleanup went away after the message was complete; it is queued", id);
+}
+
+/* Is the file already in a queue that only complete files reach? (qmgr's
+ * first scan after a restart may have taken it, or cleanup put it on hold.) */
 static bool committed_elsewhere(const char *id)
 {
     static const char *const queues[] = {QUEUE_ACTIVE, QUEUE_DEFERRED, QUEUE_HOLD};
     char path[4200];
     struct stat st;
-    for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++)
-        if (qfile_path(path, sizeof(path), queues[i], id) == 0 && lstat(path, &st) == 0)
+    for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+        if (qfile_path(path, sizeof(path), queues[i], id) == 0 && lstat(path, &st) == 0) {
+            log_queued(id);
             return true;
+        }
+    }
     return false;
 }
 
@@ -50,7 +59,7 @@ static bool complete_commit(const char *id, const char *path)
         return false;
     }
     close(fd);
-    msg_warn("%s: cleanup went away after the message was complete; it is queued", id);
+    log_queued(id);
     return true;
 }
 
