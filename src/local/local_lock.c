@@ -66,25 +66,65 @@ static bool lock_owner_gone(const char *lock)
     return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
+/*
+ * Create the lock file with our process ID already in it, so that no one
+ * ever sees an empty lock of ours (a delivery killed between create and
+ * write would otherwise leave a lock that only ages, for stale_lock_time).
+ * Linux: an unnamed O_TMPFILE file gets the PID, then linkat() gives it the
+ * lock name, failing with EEXIST as O_EXCL would. Elsewhere, or on a file
+ * system without O_TMPFILE, an O_EXCL create then write. Returns 0, or -1
+ * with errno.
+ */
+static int make_lock(const char *dir, const char *lock)
+{
+    char pid[24];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+#ifdef O_TMPFILE
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        int ok = write(fd, pid, (size_t) n) == n && fchmod(fd, 0) == 0
+            && linkat(AT_FDCWD, self, AT_FDCWD, lock, AT_SYMLINK_FOLLOW) == 0;
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        if (ok || errno == EEXIST || errno == EACCES || errno == EPERM || errno == EROFS)
+            return ok ? 0 : -1;
+        /* e.g. /proc not mounted: fall through to the portable way */
+    } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT) {
+        return -1;
+    }
+#endif
+    int lfd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (lfd < 0)
+        return -1;
+    if (write(lfd, pid, (size_t) n) != n) {
+        /* An empty lock is still a lock; it only cannot be broken early. */
+    }
+    close(lfd);
+    return 0;
+}
+
 int local_dotlock_acquire(const char *path, sbuf *why)
 {
-    sbuf lock = SBUF_INIT;
+    sbuf lock = SBUF_INIT, dir = SBUF_INIT;
     lock_name(path, &lock);
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        sbuf_add(&dir, path, slash == path ? 1 : (size_t) (slash - path));
+    else
+        sbuf_set(&dir, ".");
     int attempts = local_cf.lock_attempts > 0 ? local_cf.lock_attempts : 1;
     for (int i = 0; i < attempts; i++) {
-        int fd = open(sbuf_str(&lock), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
-        if (fd >= 0) {
-            char pid[24];
-            int n = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
-            if (write(fd, pid, (size_t) n) != n) {
-                /* An empty lock is still a lock; it only cannot be broken early. */
-            }
-            close(fd);
+        if (make_lock(sbuf_str(&dir), sbuf_str(&lock)) == 0) {
             sbuf_free(&lock);
+            sbuf_free(&dir);
             return 1;
         }
         if (errno == EACCES || errno == EPERM || errno == EROFS) {
             sbuf_free(&lock);
+            sbuf_free(&dir);
             return 0;
         }
         if (errno != EEXIST) {
@@ -92,6 +132,7 @@ int local_dotlock_acquire(const char *path, sbuf *why)
             sbuf_set(why, "");
             sbuf_printf(why, "cannot create lock file %s: %s", sbuf_str(&lock), strerror(saved));
             sbuf_free(&lock);
+            sbuf_free(&dir);
             errno = saved;
             return -1;
         }
@@ -112,6 +153,7 @@ int local_dotlock_acquire(const char *path, sbuf *why)
     sbuf_set(why, "");
     sbuf_printf(why, "unable to lock for exclusive access: %s exists", sbuf_str(&lock));
     sbuf_free(&lock);
+    sbuf_free(&dir);
     errno = EEXIST;
     return -1;
 }

@@ -344,9 +344,6 @@ class Killer(threading.Thread):
             self.error = e
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent: 1 run in 3 on a loaded 2-core machine "
-                   "reported an acknowledged message not delivered after the kill storm; "
-                   "under investigation (see the session's closing note)")
 def test_kill_storm(relay):
     inst = relay
     nmsg = env_int("HK_CRASH_MESSAGES", 150)
