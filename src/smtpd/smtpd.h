@@ -199,7 +199,9 @@ int  smtpd_anvil_command(SMTPD_STATE *st, int cmd_id);
  * session rate over the limit); after a new (not resumed) session,
  * count it. */
 int  smtpd_anvil_newtls_check(SMTPD_STATE *st);
-void smtpd_anvil_newtls_count(SMTPD_STATE *st);
+/* After a handshake: count a new (not resumed) session; -1 over the limit
+ * (logged; the caller ends the session). */
+int  smtpd_anvil_newtls_count(SMTPD_STATE *st, bool resumed);
 
 /* smtpd_actions.c: access(5) message actions on their way to cleanup. */
 /* cleanup_open flags for the actions decided so far. */

@@ -20,6 +20,9 @@
  *   check_etrn_access         the ETRN domain and parents
  *   check_sasl_access         the SASL login name (user@$smtpd_sasl_local_domain
  *                             when that is set), whole
+ *   check_ccert_access        the client certificate's fingerprint, then its
+ *                             public key's (smtpd_tls_fingerprint_digest);
+ *                             needs smtpd_tls_ask_ccert = yes
  *   check_{client,reverse_client_hostname,helo,sender,recipient}_{mx,ns,a}_access
  *                             the MX hosts (or the domain itself when it has
  *                             no MX), the DNS servers (NS, walking up to the
@@ -303,6 +306,30 @@ static int r_sasl_access(struct smtpd_check *c, const char *n, const char *spec)
                              SMTPD_NAME_CLIENT, 0, &found);
     sbuf_free(&key);
     return status;
+}
+
+/* The client certificate's fingerprint, then its public key's (both made
+ * with smtpd_tls_fingerprint_digest); any presented certificate, trusted
+ * or not, since the fingerprint itself is the identity. */
+static int r_ccert_access(struct smtpd_check *c, const char *n, const char *spec)
+{
+    (void) n;
+    if (!c->peer_cert_fprint || !*c->peer_cert_fprint)
+        return SMTPD_CHECK_DUNNO;
+    const char *keys[] = {c->peer_cert_fprint, c->peer_pkey_fprint};
+    const char *name = c->peer_CN && *c->peer_CN ? c->peer_CN : "unknown";
+    maps *m = smtpd_access_table(spec);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        int err = 0;
+        bool found = false;
+        if (!keys[i] || !*keys[i])
+            continue;
+        const char *v = maps_find(m, keys[i], &err);
+        int status = lookup_done(c, v, err, spec, name, SMTPD_NAME_CCERT, 0, &found);
+        if (found)
+            return status;
+    }
+    return SMTPD_CHECK_DUNNO;
 }
 
 /* ---- the _mx, _ns and _a forms ---- */
@@ -680,6 +707,7 @@ static const struct smtpd_restriction access_restrictions[] = {
     {"check_recipient_access", SMTPD_R_ARG, r_recipient_access},
     {"check_etrn_access", SMTPD_R_ARG, r_etrn_access},
     {"check_sasl_access", SMTPD_R_ARG, r_sasl_access},
+    {"check_ccert_access", SMTPD_R_ARG, r_ccert_access},
     {"check_client_mx_access", SMTPD_R_ARG, server_check},
     {"check_client_ns_access", SMTPD_R_ARG, server_check},
     {"check_client_a_access", SMTPD_R_ARG, server_check},

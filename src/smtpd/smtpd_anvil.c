@@ -22,8 +22,12 @@
  *            too many recipients from addr"
  *   AUTH     "AUTH command rate limit exceeded", "450 4.7.1 Error: too many
  *            AUTH commands from addr"
- *   STARTTLS "New TLS session rate limit exceeded", "421 4.7.0 host Error:
- *            too many new TLS sessions from addr"
+ *   STARTTLS "New TLS session rate limit exceeded": before the handshake
+ *            (the limit already reached) "454 4.7.0 Error: too many new TLS
+ *            sessions from name[addr]"; after a handshake that made a new
+ *            session (not resumed) over the limit, "421 4.7.0 host Error: too
+ *            many new TLS sessions from name[addr]" and the session ends
+ *            (smtps: the connection is closed)
  * Events are counted whether or not the command then succeeds. When anvil
  * cannot be reached the limits are skipped (with a warning). A stand-alone
  * smtpd (-S, no master) does not use anvil, like Postfix's "sendmail -bs".
@@ -165,15 +169,19 @@ int smtpd_anvil_newtls_check(SMTPD_STATE *st)
         return 0;
     msg_warn("New TLS session rate limit exceeded: %d from %s for service %s", rate,
              st->namaddr, st->service);
-    smtpd_reply(st, "421 4.7.0 %s Error: too many new TLS sessions from %s", st->myhostname,
-                st->addr);
+    smtpd_reply(st, "454 4.7.0 Error: too many new TLS sessions from %s", st->namaddr);
     return -1;
 }
 
-void smtpd_anvil_newtls_count(SMTPD_STATE *st)
+int smtpd_anvil_newtls_count(SMTPD_STATE *st, bool resumed)
 {
     int rate = 0;
-    (void) st;
-    if (sess.active && mail_conf_int("smtpd_client_new_tls_session_rate_limit") > 0)
-        (void) anvil_event(ANVIL_REQ_NEWTLS, sbuf_str(&sess.ident), &rate);
+    long limit = mail_conf_int("smtpd_client_new_tls_session_rate_limit");
+
+    if (!sess.active || limit <= 0 || resumed
+        || anvil_event(ANVIL_REQ_NEWTLS, sbuf_str(&sess.ident), &rate) < 0 || rate <= limit)
+        return 0;
+    msg_warn("New TLS session rate limit exceeded: %d from %s for service %s", rate,
+             st->namaddr, st->service);
+    return -1;
 }

@@ -135,6 +135,8 @@ struct smtpd_check {
     const char *tls_protocol, *tls_cipher;
     int tls_keysize;
     const char *ccert_subject, *ccert_issuer, *ccert_fingerprint, *ccert_pkey_fingerprint;
+    /* Any certificate the client presented, trusted or not (check_ccert_access). */
+    const char *peer_CN, *peer_cert_fprint, *peer_pkey_fprint;
     bool unauth_pipelining;         /* the client pipelined without permission */
     struct smtpd_actions *actions;  /* NULL: no mail transaction (HOLD etc. skipped) */
 
@@ -161,6 +163,7 @@ struct smtpd_check {
 #define SMTPD_NAME_ETRN   "Etrn command"
 #define SMTPD_NAME_DATA   "Data command"
 #define SMTPD_NAME_EOD    "End-of-data"
+#define SMTPD_NAME_CCERT  "Client certificate"
 
 /* A restriction: fn gets the name as written and its argument (NULL
  * unless SMTPD_R_ARG). */

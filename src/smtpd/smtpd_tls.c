@@ -27,6 +27,8 @@
  * permit_tls_clientcerts permits a trusted certificate whose fingerprint
  * (smtpd_tls_fingerprint_digest, certificate or public key) is a key in
  * relay_clientcerts; permit_tls_all_clientcerts permits any trusted one.
+ * check_ccert_access (smtpd_access.c) looks up the fingerprints of any
+ * certificate the client presented, trusted or not.
  *
  * Does not: OpenSSL itself (src/mail/tls_*.c).
  */
@@ -177,6 +179,18 @@ static int check_required_cert(SMTPD_STATE *st)
     return -1;
 }
 
+/* After the handshake: smtpd_client_new_tls_session_rate_limit. */
+static int count_new_session(SMTPD_STATE *st, bool say)
+{
+    if (smtpd_anvil_newtls_count(st, tls_sess_info(st->tls)->resumed) == 0)
+        return 0;
+    if (say)
+        smtpd_reply(st, "421 4.7.0 %s Error: too many new TLS sessions from %s", st->myhostname,
+                    st->namaddr);
+    st->done = true;
+    return -1;
+}
+
 static int starttls_timeout_ms(void)
 {
     long t = mail_conf_time("smtpd_starttls_timeout");
@@ -202,6 +216,8 @@ int smtpd_tls_wrapper_start(SMTPD_STATE *st)
         st->done = true;
         return -1;
     }
+    if (count_new_session(st, false) < 0)
+        return -1;
     return check_required_cert(st);
 }
 
@@ -225,6 +241,8 @@ int smtpd_starttls_cmd(SMTPD_STATE *st, const char *args)
         smtpd_reply(st, "454 4.7.0 TLS not available due to local problem");
         return -1;
     }
+    if (smtpd_anvil_newtls_check(st) < 0)
+        return -1;
     smtpd_reply(st, "220 2.0.0 Ready to start TLS");
     if (vstream_flush(st->client) < 0) {
         msg_info("lost connection after STARTTLS from %s", st->namaddr);
@@ -251,6 +269,8 @@ int smtpd_starttls_cmd(SMTPD_STATE *st, const char *args)
     st->pipelining = false;
     smtpd_sasl_session_end(st);
     smtpd_sasl_session_init(st);
+    if (count_new_session(st, true) < 0)
+        return -1;
     if (check_required_cert(st) < 0)
         return -1;
     return 0;
@@ -265,6 +285,11 @@ void smtpd_tls_check_facts(const SMTPD_STATE *st, struct smtpd_check *c)
     c->tls_protocol = i->protocol;
     c->tls_cipher = i->cipher;
     c->tls_keysize = i->cipher_usebits;
+    if (i->peer_cert) {
+        c->peer_CN = i->peer_CN;
+        c->peer_cert_fprint = i->peer_cert_fprint;
+        c->peer_pkey_fprint = i->peer_pkey_fprint;
+    }
     /* As Postfix: certificate facts only for a trusted certificate. */
     if (i->peer_cert && i->peer_trusted) {
         c->ccert_subject = i->peer_CN;

@@ -14,12 +14,14 @@ import re
 import shutil
 import smtplib
 import socket
+import ssl
 import threading
 import time
 
 import pytest
 
 from hk_peers import DNSMASQ, Dnsmasq, Sink
+from hk_tlsenv import make_pki
 from test_smtpd import CLEANUP, HOST, SMTPD, Env, content_of, read_records
 
 SENDER = "sender@example.com"
@@ -886,3 +888,39 @@ def test_anvil_rate_limits(instance):
     assert e.value.smtp_error == b"4.7.0 mail.example.jp Error: too many connections from " \
                                  b"127.0.0.2"
     instance.wait_log(r"warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.2\]")
+
+
+def test_anvil_new_tls_session_rate_limit(instance, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl command not installed")
+    pki = make_pki(str(tmp_path / "pki"))
+    prepare(instance, mynetworks="127.0.0.1/32", smtpd_client_new_tls_session_rate_limit="1",
+            smtpd_tls_security_level="may",
+            smtpd_tls_cert_file=os.path.join(pki, "server.pem"),
+            smtpd_tls_key_file=os.path.join(pki, "server.key"))
+    instance.start()
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+
+    def client(source):
+        return smtplib.SMTP("127.0.0.1", instance.smtp_port, source_address=(source, 0),
+                            timeout=15)
+
+    s = client("127.0.0.2")
+    s.ehlo("client.example.com")
+    assert s.starttls(context=ctx)[0] == 220          # the first new session: allowed
+    assert s.ehlo("client.example.com")[0] == 250
+    s.quit()
+    s = client("127.0.0.2")
+    s.ehlo("client.example.com")
+    assert s.docmd("STARTTLS") == (454, b"4.7.0 Error: too many new TLS sessions from "
+                                        b"unknown[127.0.0.2]")
+    assert s.mail(SENDER)[0] == 250                    # the session goes on in plaintext
+    s.quit()
+    instance.wait_log(r"warning: New TLS session rate limit exceeded: 1 from "
+                      r"unknown\[127\.0\.0\.2\] for service")
+    # Clients in smtpd_client_event_limit_exceptions ($mynetworks) are not counted.
+    for _ in range(2):
+        s = client("127.0.0.1")
+        s.ehlo("client.example.com")
+        assert s.starttls(context=ctx)[0] == 220
+        s.quit()

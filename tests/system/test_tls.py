@@ -410,6 +410,43 @@ def test_client_certificates_and_permit_tls_clientcerts(env, tmp_path):
     env.wait_log(r"Anonymous TLS connection established from")
 
 
+def test_check_ccert_access(env, tmp_path):
+    # Fingerprints of any presented certificate, trusted or not: the
+    # client's certificate fingerprint, then its public key's.
+    fp = fingerprint(os.path.join(env.pki, "client.pem"))
+    rogue = fingerprint(os.path.join(env.pki, "rogue.pem"))
+    table = tmp_path / "ccert_access"
+    table.write_text(f"{fp} OK\n{rogue} REJECT no rogues here\n")
+    env.write(smtpd_tls_ask_ccert="yes", smtpd_tls_CAfile=os.path.join(env.pki, "ca.pem"),
+              mynetworks="127.0.0.2/32",
+              smtpd_relay_restrictions=f"check_ccert_access texthash:{table}, "
+                                       "reject_unauth_destination")
+    if not env.start_cleanup():
+        pytest.skip("cleanup is not built")
+    port = env.listen()
+
+    def attempt(cert):
+        ctx = client_ctx(env.pki)
+        if cert:
+            ctx.load_cert_chain(os.path.join(env.pki, cert + ".pem"),
+                                os.path.join(env.pki, cert + ".key"))
+        s = smtp(port)
+        s.ehlo()
+        s.starttls(context=ctx)
+        s.ehlo()
+        s.docmd("MAIL FROM:<a@example.com>")
+        r = s.docmd("RCPT TO:<someone@remote.example>")
+        s.quit()
+        return r
+
+    assert attempt("client") == (250, b"2.1.5 Ok")
+    assert attempt("rogue") == (554, b"5.7.1 <rogue.example>: Client certificate rejected: "
+                                     b"no rogues here")
+    env.wait_log(r"NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.1\]: 554 5\.7\.1 "
+                 r"<rogue\.example>: Client certificate rejected: no rogues here;")
+    assert attempt(None) == (554, b"5.7.1 <someone@remote.example>: Relay access denied")
+
+
 def test_required_client_certificate(env):
     env.write(smtpd_tls_security_level="encrypt", smtpd_tls_req_ccert="yes",
               smtpd_tls_CAfile=os.path.join(env.pki, "ca.pem"))
