@@ -37,6 +37,8 @@ if [ -d /etc/systemd/system ] && [ ! -e /etc/systemd/system/postfix.service ] \
     sed "s|@SBIN@|$prefix/sbin|" tools/postfix.service > /etc/systemd/system/postfix.service
     [ -d /run/systemd/system ] && systemctl daemon-reload 2>/dev/null || true
 fi
+# "chkconfig postfix on" as the articles type it: Debian has no chkconfig.
+command -v chkconfig >/dev/null 2>&1 || install -m 755 tools/chkconfig "$prefix/sbin/chkconfig"
 # Tell dpkg an MTA is present, so mail clients do not pull in exim4.
 sh tools/mta-package.sh || echo "note: another MTA package is registered with dpkg; leaving it"
 
