@@ -8,8 +8,9 @@
  *            client_addr, then one nested list "rcpt" per recipient
  *            {address, orig_address, dsn_orcpt, notify, offset}
  *   status:  request=status, index, outcome, dsn, relay, reason,
- *            conn_usec, xfer_usec, diag_type, diag_text
- *            (one per recipient, any order; the diag_* are optional)
+ *            conn_usec, xfer_usec, diag_type, diag_text, flags
+ *            (one per recipient, any order; diag_* and flags are optional:
+ *            a reader treats a missing one as "" or 0)
  *   done:    request=done, status=0
  */
 #include <stdio.h>
@@ -182,7 +183,8 @@ int deliver_status_write(vstream *s, size_t index, const struct deliver_result *
                       ATTR_SEND_LONG("conn_usec", (int64_t) (r.conn_time * 1e6)),
                       ATTR_SEND_LONG("xfer_usec", (int64_t) (r.xfer_time * 1e6)),
                       ATTR_SEND_STR("diag_type", nz(r.diag_type)),
-                      ATTR_SEND_STR("diag_text", nz(r.diag_text)), ATTR_END);
+                      ATTR_SEND_STR("diag_text", nz(r.diag_text)),
+                      ATTR_SEND_INT("flags", r.flags & DELIVER_RES_FLAG_HOP), ATTR_END);
 }
 
 int deliver_request_done(vstream *s, const struct deliver_request *req)
@@ -211,7 +213,7 @@ int deliver_status_read(vstream *s, size_t nrcpt, size_t *index, struct deliver_
         }
         if (strcmp(request, "status") != 0)
             continue;
-        int32_t idx = -1, outcome = DELIVER_DEFER;
+        int32_t idx = -1, outcome = DELIVER_DEFER, flags = 0;
         int64_t cu = 0, xu = 0;
         const char *dsn = "4.3.0", *relay = "none", *reason = "", *dtype = "", *dtext = "";
         attr_get_int(buf, "index", &idx);
@@ -223,6 +225,7 @@ int deliver_status_read(vstream *s, size_t nrcpt, size_t *index, struct deliver_
         attr_get_long(buf, "xfer_usec", &xu);
         attr_get_str(buf, "diag_type", &dtype);
         attr_get_str(buf, "diag_text", &dtext);
+        attr_get_int(buf, "flags", &flags);
         if (idx < 0 || (size_t) idx >= nrcpt) {
             msg_warn("delivery status for recipient %d of %zu: ignored", idx, nrcpt);
             continue;
@@ -238,6 +241,9 @@ int deliver_status_read(vstream *s, size_t nrcpt, size_t *index, struct deliver_
         res->xfer_time = (double) xu / 1e6;
         res->diag_type = (char *) dtype;
         res->diag_text = (char *) dtext;
+        /* Only a deferral can be a site failure; unknown bits are dropped. */
+        if (res->outcome == DELIVER_DEFER)
+            res->flags = flags & DELIVER_RES_FLAG_HOP;
         *index = (size_t) idx;
         result = DELIVER_READ_STATUS;
         break;

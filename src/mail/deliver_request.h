@@ -28,6 +28,16 @@
  * gets it without code of its own; qmgr applies the same rule with
  * deliver_result_soften() to results it makes itself.
  *
+ * Site-level failures: an agent sets DELIVER_RES_FLAG_HOP on a deferral
+ * that says nothing about the recipient but about the next hop itself
+ * (no server could be connected to, or none got past the greeting and
+ * HELO/EHLO handshake: refused, timed out, 421, temporary DNS failure).
+ * qmgr counts such deliveries toward marking the destination dead
+ * (default_destination_concurrency_failed_cohort_limit); a recipient's
+ * own 4xx never carries it. On the wire it is the optional "flags"
+ * attribute of a status: an agent that does not send it reports
+ * recipient-level results only, so old agents and new ones mix.
+ *
  * qmgr reads statuses without blocking its loop on a silent agent: it
  * waits for the socket to become readable, then calls
  * deliver_status_read() for each message (one status, or the final
@@ -91,7 +101,12 @@ struct deliver_result {
      * or "x-unix" with a local error text. */
     char   *diag_type;
     char   *diag_text;
+    int     flags;          /* DELIVER_RES_FLAG_* (0 when the agent sent none) */
 };
+
+/* result flags */
+/* the next hop failed (connect, greeting, handshake), not the recipient */
+#define DELIVER_RES_FLAG_HOP  (1 << 0)
 
 /* qmgr side */
 int  deliver_request_write(vstream *s, const struct deliver_request *req);

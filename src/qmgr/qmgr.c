@@ -8,8 +8,8 @@
  *
  * Triggers: fd 3 is the public/qmgr UNIX stream listener. A client
  * connects, writes bytes and closes: 'A' new mail in incoming/, 'F' flush
- * (every deferred message is due now, throttled transports get another
- * chance), 'W' periodic wake-up from master. Unknown bytes are ignored.
+ * (every deferred message is due now, throttled transports and dead
+ * destinations get another chance), 'W' periodic wake-up from master. Unknown bytes are ignored.
  * Timers: incoming/ every QMGR_INCOMING_SCAN seconds as a safety net,
  * deferred/ every queue_run_delay, and a one-second tick that notices
  * when master wants us gone.
@@ -225,6 +225,7 @@ static void read_config(void)
     qmgr.process_limit = (int) mail_conf_int("default_process_limit");
     qmgr.total_cap = qmgr.process_limit * 10;
     qmgr.initial_concurrency = (int) mail_conf_int("initial_destination_concurrency");
+    qmgr.feedback_debug = mail_conf_bool("destination_concurrency_feedback_debug");
     /* Postfix caps the bounce lifetime at the message lifetime. */
     if (qmgr.bounce_lifetime > qmgr.max_lifetime)
         qmgr.bounce_lifetime = qmgr.max_lifetime;

@@ -16,9 +16,10 @@
  *
  * Modules: qmgr.c (start-up, triggers, timers), qmgr_scan.c (queue
  * directories), qmgr_message.c (reading a queue file, results, the end
- * of a message), qmgr_queue.c (transports and destinations),
- * qmgr_deliver.c (scheduling and agent conversations), qmgr_notify.c
- * (requests to the bounce service), qmgr_calc.c (pure arithmetic).
+ * of a message), qmgr_queue.c (transports and destinations, dead
+ * destinations), qmgr_deliver.c (scheduling and agent conversations),
+ * qmgr_notify.c (requests to the bounce service), qmgr_calc.c and
+ * qmgr_feedback.c (pure arithmetic: retries, concurrency feedback).
  */
 #ifndef HK_QMGR_QMGR_H
 #define HK_QMGR_QMGR_H
@@ -31,6 +32,7 @@
 
 #include "mail/deliver_request.h"
 #include "mail/qfile.h"
+#include "qmgr/qmgr_feedback.h"
 #include "util/event.h"
 #include "util/sbuf.h"
 
@@ -102,7 +104,10 @@ struct qmgr_queue {
     struct qmgr_rcpt *head, *tail;
     size_t  npending;
     int     busy;               /* deliveries in flight */
-    int     window;
+    struct qmgr_fb_state fb;    /* concurrency window; fb.dead: suspended */
+    char    dead_dsn[16];       /* while dead: the site failure that killed it */
+    char   *dead_reason;
+    uint64_t dead_timer;        /* revives it after minimal_backoff_time */
     struct qmgr_queue *hnext;   /* hash chain */
     struct qmgr_queue *next;    /* transport's list */
 };
@@ -110,6 +115,7 @@ struct qmgr_queue {
 struct qmgr_transport {
     char   *name;
     int     dest_limit;         /* <transport>_destination_concurrency_limit */
+    struct qmgr_fb_conf fb;     /* window and dead-destination settings */
     long    rcpt_limit;         /* <transport>_destination_recipient_limit */
     int     cap;                /* deliveries in flight over this transport */
     int     busy;
@@ -149,6 +155,7 @@ struct qmgr_state {
     int     process_limit;
     int     total_cap;
     int     initial_concurrency;
+    bool    feedback_debug;     /* destination_concurrency_feedback_debug */
     bool    notify_2bounce;
     char   *double_bounce;
     char   *bounce_service;
@@ -195,8 +202,21 @@ size_t qmgr_queue_take(struct qmgr_queue *q, struct qmgr_rcpt **out, size_t max)
 size_t qmgr_transport_take_all(struct qmgr_transport *tr, struct qmgr_rcpt ***out);
 void qmgr_transport_throttle(struct qmgr_transport *tr, const char *reason);
 void qmgr_transport_unthrottle(struct qmgr_transport *tr);
+/* Lift every transport throttle and revive every dead destination (flush). */
 void qmgr_unthrottle_all(void);
-/* Drop queues with nothing pending or busy. */
+/* Unlink every pending recipient of one queue into a new array. */
+size_t qmgr_queue_take_all(struct qmgr_queue *q, struct qmgr_rcpt ***out);
+/*
+ * Feedback from a delivery to q that has ended (q->busy already counts it
+ * out): hop_fail is a site-level failure with its dsn and reason. A
+ * destination that this makes dead is suspended for minimal_backoff_time
+ * (or until a flush); the caller defers what waits for it.
+ */
+void qmgr_queue_feedback(struct qmgr_queue *q, bool hop_fail, const char *dsn,
+                         const char *reason);
+/* Bring a dead destination back now. */
+void qmgr_queue_revive(struct qmgr_queue *q);
+/* Drop queues with nothing pending or busy (dead ones stay). */
 void qmgr_queue_gc(void);
 
 /* qmgr_deliver.c */

@@ -33,30 +33,6 @@ bool qmgr_expired(time_t now, time_t arrival, long lifetime)
     return now >= arrival && (long long) (now - arrival) >= (long long) lifetime;
 }
 
-int qmgr_window_init(int initial, int limit)
-{
-    if (initial < 1)
-        initial = 1;
-    if (limit > 0 && initial > limit)
-        initial = limit;
-    return initial;
-}
-
-int qmgr_window_update(int window, int limit, bool ok)
-{
-    if (ok) {
-        if (window < INT_MAX)
-            window++;
-    } else {
-        window--;
-    }
-    if (limit > 0 && window > limit)
-        window = limit;
-    if (window < 1)
-        window = 1;
-    return window;
-}
-
 bool qmgr_can_start(int dest_busy, int window, int transport_busy, int transport_cap,
                     int total_busy, int total_cap)
 {

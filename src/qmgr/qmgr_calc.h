@@ -1,8 +1,8 @@
 /*
  * qmgr_calc.h - the queue manager's arithmetic, as pure functions.
  *
- * Retry back-off, queue lifetimes, the per-destination concurrency
- * window, recipient batching and the parsing of a few queue file
+ * Retry back-off, queue lifetimes, the start-a-delivery test, recipient
+ * batching and the parsing of a few queue file
  * fields. Nothing here reads the clock, main.cf or a file: callers pass
  * everything in, so tests/unit/test_qmgr_calc.c can check each rule.
  */
@@ -28,15 +28,7 @@ long qmgr_backoff(time_t now, time_t arrival, long min_backoff, long max_backoff
  * (lifetime 0: after the first attempt). */
 bool qmgr_expired(time_t now, time_t arrival, long lifetime);
 
-/*
- * Concurrency window of one destination. It starts at
- * initial_destination_concurrency (at most the limit) and after each
- * delivery grows by one when the delivery went well, or shrinks by one
- * (never below 1) when the agent failed. limit 0 means no limit of its
- * own (the transport's process limit still applies).
- */
-int  qmgr_window_init(int initial, int limit);
-int  qmgr_window_update(int window, int limit, bool ok);
+/* Window feedback and dead destinations: qmgr_feedback.h. */
 
 /* May one more delivery start? Destination busy < window, transport busy
  * < its cap, everything in flight < the global cap. */

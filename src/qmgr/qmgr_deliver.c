@@ -7,8 +7,8 @@
  * its cap (default_process_limit) and qmgr under its global cap. A
  * delivery takes up to the transport's recipient limit of one message's
  * recipients from one queue. Pending recipients of a throttled
- * transport are deferred at once with "delivery temporarily suspended:
- * REASON".
+ * transport, or of a dead destination, are deferred at once with
+ * "delivery temporarily suspended: REASON".
  *
  * A conversation: connect to $queue_directory/private/<transport>
  * (UNIX socket, short timeout), write the deliver_request, then wait in
@@ -24,6 +24,11 @@
  *   - nobody takes the request (master accepted for a service that cannot
  *     run): see on_pickup_check, "mail transport unavailable".
  * Results reach qmgr_message_results() once the conversation is over.
+ * A conversation that ended normally is feedback for the destination's
+ * window: negative when a status carries DELIVER_RES_FLAG_HOP (the agent
+ * could not get through to the next hop at all), else positive; enough
+ * negative feedback makes the destination dead (qmgr_queue_feedback).
+ * An agent failure throttles the transport and gives no feedback.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +113,29 @@ static void defer_transport(struct qmgr_transport *tr)
     xfree(v);
 }
 
+/* Defer everything pending for a dead destination. */
+static void defer_dead_queue(struct qmgr_queue *q)
+{
+    struct qmgr_rcpt **v;
+    size_t n = qmgr_queue_take_all(q, &v);
+    sbuf reason = SBUF_INIT;
+    sbuf_printf(&reason, "delivery temporarily suspended: %s",
+                q->dead_reason ? q->dead_reason : "destination unavailable");
+    defer_batch(v, n, q->dead_dsn[0] ? q->dead_dsn : "4.0.0", sbuf_str(&reason));
+    sbuf_free(&reason);
+    xfree(v);
+}
+
+/* The first status that reports a site failure, or NULL. */
+static const struct deliver_result *hop_failure(const struct delivery *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->got[i] && d->res[i].outcome == DELIVER_DEFER
+            && (d->res[i].flags & DELIVER_RES_FLAG_HOP))
+            return &d->res[i];
+    return 0;
+}
+
 /* The conversation is over: record results, release the recipients.
  * Recipients without a status are deferred with lost_reason. */
 static void delivery_end(struct delivery *d, bool clean, const char *lost_reason)
@@ -144,9 +172,12 @@ static void delivery_end(struct delivery *d, bool clean, const char *lost_reason
     d->queue->busy--;
     d->tr->busy--;
     qmgr.busy--;
-    d->queue->window = qmgr_window_update(d->queue->window, d->tr->dest_limit, clean && !nl);
-    if (!clean || nl)
+    if (!clean || nl) {
         qmgr_transport_throttle(d->tr, lost_reason);
+    } else {
+        const struct deliver_result *hop = hop_failure(d);
+        qmgr_queue_feedback(d->queue, hop != 0, hop ? hop->dsn : 0, hop ? hop->reason : 0);
+    }
     qmgr_rcpt_finished(d->rcpt, d->n);
     xfree(lost);
     xfree(have);
@@ -327,8 +358,13 @@ void qmgr_schedule(void)
         while (progress && tr->npending && !tr->throttle_until) {
             progress = false;
             for (struct qmgr_queue *q = tr->queues; q && !tr->throttle_until; q = q->next) {
+                if (q->fb.dead) {
+                    if (q->npending)
+                        defer_dead_queue(q);
+                    continue;
+                }
                 if (!q->npending
-                    || !qmgr_can_start(q->busy, q->window, tr->busy, tr->cap, qmgr.busy,
+                    || !qmgr_can_start(q->busy, q->fb.window, tr->busy, tr->cap, qmgr.busy,
                                        qmgr.total_cap))
                     continue;
                 if (!start_delivery(tr, q))

@@ -14,6 +14,15 @@
  * deliveries until transport_retry_time has passed or a flush arrives;
  * the scheduler defers what is pending for it meanwhile.
  *
+ * Each destination queue has a concurrency window fed back by the
+ * results of its deliveries (qmgr_feedback.h, with the transport's
+ * <transport>_initial_destination_concurrency, _destination_concurrency_
+ * limit, _positive_feedback, _negative_feedback and _failed_cohort_limit,
+ * else the default_ ones). A destination whose failed pseudo-cohorts
+ * reach the limit is dead: it keeps its reason and stays in memory,
+ * without deliveries, for minimal_backoff_time or until a flush; the
+ * scheduler defers what arrives for it meanwhile.
+ *
  * Not here: starting deliveries (qmgr_deliver.c).
  */
 #include <stdio.h>
@@ -21,7 +30,6 @@
 
 #include "mail/mail_conf.h"
 #include "qmgr/qmgr.h"
-#include "qmgr/qmgr_calc.h"
 #include "util/mem.h"
 #include "util/msg.h"
 
@@ -37,15 +45,37 @@ static size_t hash(const struct qmgr_transport *tr, const char *name)
     return h % QUEUE_HASH_SIZE;
 }
 
-/* <transport>_<suffix> when set (main.cf, -o, or a table entry such as
- * local_destination_recipient_limit), else the default_ parameter. */
+/* The name <transport>_<suffix> when it is set (main.cf, -o, or a table
+ * entry such as local_destination_recipient_limit), else def_name. */
+static const char *per_transport_name(const char *transport, const char *suffix,
+                                      const char *def_name, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s_%s", transport, suffix);
+    if (n > 0 && (size_t) n < size && mail_conf_raw(buf))
+        return buf;
+    return def_name;
+}
+
 static long per_transport(const char *transport, const char *suffix, const char *def_name)
 {
     char name[300];
-    int n = snprintf(name, sizeof(name), "%s_%s", transport, suffix);
-    if (n > 0 && (size_t) n < sizeof(name) && mail_conf_raw(name))
-        return mail_conf_int(name);
-    return mail_conf_int(def_name);
+    return mail_conf_int(per_transport_name(transport, suffix, def_name, name, sizeof(name)));
+}
+
+/* A feedback value; a bad one is a warning and the default 1 (as when the
+ * administrator had not set it). */
+static void per_transport_fb(const char *transport, const char *suffix, const char *def_name,
+                             struct qmgr_fb *fb)
+{
+    char name[300];
+    const char *pname = per_transport_name(transport, suffix, def_name, name, sizeof(name));
+    const char *v = mail_conf_str(pname);
+    if (qmgr_fb_parse(v, fb) < 0) {
+        msg_warn("%s: bad feedback value \"%.100s\" (want a number in 0..1, "
+                 "\"number/number\" or \"number/concurrency\"): using 1", pname, v);
+        fb->kind = QMGR_FB_CONST;
+        fb->value = 1;
+    }
 }
 
 struct qmgr_transport *qmgr_transport_get(const char *name)
@@ -59,6 +89,17 @@ struct qmgr_transport *qmgr_transport_get(const char *name)
                                          "default_destination_concurrency_limit");
     tr->rcpt_limit = per_transport(name, "destination_recipient_limit",
                                    "default_destination_recipient_limit");
+    tr->fb.limit = tr->dest_limit;
+    long initial = per_transport(name, "initial_destination_concurrency",
+                                 "initial_destination_concurrency");
+    tr->fb.initial = initial < 1 ? 1 : (int) initial;
+    per_transport_fb(name, "destination_concurrency_positive_feedback",
+                     "default_destination_concurrency_positive_feedback", &tr->fb.pos);
+    per_transport_fb(name, "destination_concurrency_negative_feedback",
+                     "default_destination_concurrency_negative_feedback", &tr->fb.neg);
+    long cohorts = per_transport(name, "destination_concurrency_failed_cohort_limit",
+                                 "default_destination_concurrency_failed_cohort_limit");
+    tr->fb.cohort_limit = cohorts < 0 ? 0 : (int) cohorts;
     tr->cap = qmgr.process_limit > 0 ? qmgr.process_limit : 100;
     tr->next = qmgr.transports;
     qmgr.transports = tr;
@@ -76,7 +117,7 @@ struct qmgr_queue *qmgr_queue_get(struct qmgr_transport *tr, const char *name,
     q->name = xstrdup(name);
     q->nexthop = xstrdup(nexthop);
     q->tr = tr;
-    q->window = qmgr_window_init(qmgr.initial_concurrency, tr->dest_limit);
+    qmgr_fb_init(&q->fb, &tr->fb);
     q->hnext = queue_hash[h];
     queue_hash[h] = q;
     q->next = tr->queues;
@@ -146,6 +187,94 @@ size_t qmgr_transport_take_all(struct qmgr_transport *tr, struct qmgr_rcpt ***ou
     return n;
 }
 
+size_t qmgr_queue_take_all(struct qmgr_queue *q, struct qmgr_rcpt ***out)
+{
+    struct qmgr_rcpt **v = xcalloc(q->npending ? q->npending : 1, sizeof(*v));
+    size_t n = 0;
+    for (struct qmgr_rcpt *r = q->head, *next; r && n < q->npending; r = next) {
+        next = r->qnext;
+        r->qnext = 0;
+        r->queue = 0;
+        v[n++] = r;
+    }
+    q->head = q->tail = 0;
+    q->tr->npending -= q->npending;
+    q->npending = 0;
+    *out = v;
+    return n;
+}
+
+/* ---- destination feedback and death ---- */
+
+static void log_feedback(const struct qmgr_queue *q, const char *what, double amount)
+{
+    if (!qmgr.feedback_debug)
+        return;
+    msg_info("queue %s/%s: %s feedback %.3f: window %d success %.3f failure %.3f "
+             "fail_cohorts %.3f%s", q->tr->name, q->name, what, amount, q->fb.window,
+             q->fb.success, q->fb.failure, q->fb.fail_cohorts, q->fb.dead ? " (dead)" : "");
+}
+
+static void on_revive(event_loop *loop, void *ctx)
+{
+    (void) loop;
+    struct qmgr_queue *q = ctx;
+    q->dead_timer = 0;
+    qmgr_queue_revive(q);
+}
+
+void qmgr_queue_feedback(struct qmgr_queue *q, bool hop_fail, const char *dsn,
+                         const char *reason)
+{
+    if (q->fb.dead)
+        return;                 /* results still in flight when it died */
+    if (!hop_fail) {
+        qmgr_fb_positive(&q->fb, &q->tr->fb, q->busy + 1);
+        log_feedback(q, "positive", qmgr_fb_amount(&q->tr->fb.pos, q->fb.window));
+        return;
+    }
+    double amount = qmgr_fb_amount(&q->tr->fb.neg, q->fb.window);
+    if (!qmgr_fb_negative(&q->fb, &q->tr->fb)) {
+        log_feedback(q, "negative", amount);
+        return;
+    }
+    /* Dead: keep the reason for everything deferred meanwhile. */
+    long secs = qmgr.min_backoff > 0 ? qmgr.min_backoff : 300;
+    if (secs > 86400)
+        secs = 86400;
+    snprintf(q->dead_dsn, sizeof(q->dead_dsn), "%s", dsn && dsn[0] == '4' ? dsn : "4.0.0");
+    xfree(q->dead_reason);
+    q->dead_reason = xstrdup(reason && *reason ? reason : "destination unavailable");
+    log_feedback(q, "negative", amount);
+    if (qmgr.feedback_debug || msg_verbose)
+        msg_info("queue %s/%s: destination marked dead for %lds: %s", q->tr->name, q->name,
+                 secs, q->dead_reason);
+    if (q->dead_timer)
+        event_timer_cancel(qmgr.loop, q->dead_timer);
+    q->dead_timer = event_timer_add(qmgr.loop, (int) secs * 1000, 0, on_revive, q);
+    qmgr_want_schedule();
+}
+
+void qmgr_queue_revive(struct qmgr_queue *q)
+{
+    if (q->dead_timer) {
+        event_timer_cancel(qmgr.loop, q->dead_timer);
+        q->dead_timer = 0;
+    }
+    if (!q->fb.dead)
+        return;
+    qmgr_fb_revive(&q->fb, &q->tr->fb, q->busy);
+    xfree(q->dead_reason);
+    q->dead_reason = 0;
+    q->dead_dsn[0] = 0;
+    if (qmgr.feedback_debug || msg_verbose)
+        msg_info("queue %s/%s: destination revived: window %d", q->tr->name, q->name,
+                 q->fb.window);
+    qmgr_want_schedule();
+}
+
+/* ---- transport throttling ---- */
+
 static void on_unthrottle(event_loop *loop, void *ctx)
 {
     (void) loop;
@@ -186,9 +315,13 @@ void qmgr_transport_unthrottle(struct qmgr_transport *tr)
 
 void qmgr_unthrottle_all(void)
 {
-    for (struct qmgr_transport *tr = qmgr.transports; tr; tr = tr->next)
+    for (struct qmgr_transport *tr = qmgr.transports; tr; tr = tr->next) {
         if (tr->throttle_until)
             qmgr_transport_unthrottle(tr);
+        for (struct qmgr_queue *q = tr->queues; q; q = q->next)
+            if (q->fb.dead)
+                qmgr_queue_revive(q);
+    }
 }
 
 void qmgr_queue_gc(void)
@@ -197,7 +330,7 @@ void qmgr_queue_gc(void)
         struct qmgr_queue **pp = &tr->queues;
         while (*pp) {
             struct qmgr_queue *q = *pp;
-            if (q->npending || q->busy) {
+            if (q->npending || q->busy || q->fb.dead) {
                 pp = &q->next;
                 continue;
             }
@@ -207,6 +340,9 @@ void qmgr_queue_gc(void)
                 hp = &(*hp)->hnext;
             if (*hp)
                 *hp = q->hnext;
+            if (q->dead_timer)
+                event_timer_cancel(qmgr.loop, q->dead_timer);
+            xfree(q->dead_reason);
             xfree(q->name);
             xfree(q->nexthop);
             xfree(q);

@@ -43,6 +43,8 @@ static void finish(struct smtp_state *st, size_t i, struct deliver_result *res)
         res->conn_time = 0;
     if (res->xfer_time < 0)
         res->xfer_time = 0;
+    if (res->outcome == DELIVER_DEFER && !st->ready.tv_sec)
+        res->flags |= DELIVER_RES_FLAG_HOP; /* no server got past HELO: a site failure (qmgr) */
     deliver_log(st->req, i, res);
     if (st->qmgr && deliver_status_write(st->qmgr, i, res) < 0)
         msg_warn("%s: cannot send the delivery status to the queue manager", st->req->queue_id);

@@ -1,4 +1,5 @@
-"""The queue end to end: deferral, retries, expiry, notices, hold, corrupt files.
+"""The queue end to end: deferral, retries, expiry, notices, hold, corrupt files,
+dead destinations.
 
 Each test runs a real instance whose mail for other domains goes to
 relayhost = [127.0.0.2]:PORT, a port where nobody listens until the test
@@ -10,6 +11,12 @@ the notices that reach the sender's local mailbox (RFC 3464 reports: a
 returned message after maximal_queue_lifetime, one "Delayed Mail" notice
 after delay_warning_time), soft_bounce, the corrupt queue, and pflogsumm's
 counts over the instance's maillog.
+
+Dead destinations (the last section): a sink that answers every connection
+with a 421 greeting counts the connections qmgr lets through; after a
+bounded number the destination is dead and the rest of its mail is
+deferred with "delivery temporarily suspended: ..." without a connection,
+while mail for a working destination still goes out.
 """
 import os
 import re
@@ -337,3 +344,183 @@ def test_pflogsumm_counts(q):
     # The details name the deferral and the bounce as the log says them.
     assert "Connection refused" in rep and "User unknown" in rep, rep
     assert len(sink.transactions()) == 2
+
+
+# ---------------------------------------------------------------- dead destinations
+
+DEAD_GREETING = "421 4.3.2 dead.test Service not available, closing transmission channel"
+
+
+class Routes:
+    """dead.test -> [127.0.0.3]:port (a 421 sink, later a working one);
+    live.test -> [127.0.0.2]:port (a working sink)."""
+
+    def __init__(self, inst):
+        self.dead_port = free_port_on("127.0.0.3")
+        self.live = Sink(host="127.0.0.2", port=free_port_on("127.0.0.2"), name="live.test")
+        self.dead = Sink(host="127.0.0.3", port=self.dead_port, name="dead.test",
+                         greeting=DEAD_GREETING)
+        transport = os.path.join(inst.config, "transport")
+        with open(transport, "w") as f:
+            f.write(f"dead.test smtp:[127.0.0.3]:{self.dead_port}\n"
+                    f"live.test smtp:[127.0.0.2]:{self.live.port}\n")
+        inst.write_main_cf(transport_maps="texthash:" + transport)
+
+    def connections(self):
+        return len(self.dead.sessions)
+
+    def revive(self):
+        self.dead.stop()
+        self.dead = Sink(host="127.0.0.3", port=self.dead_port, name="dead.test")
+
+    def stop(self):
+        self.live.stop()
+        self.dead.stop()
+
+
+@pytest.fixture
+def dq(instance):
+    """An instance with a dead and a live destination; no retry happens by
+    itself during a test (minimal_backoff_time is an hour), only flushes."""
+    needs(instance)
+    resolv_conf(instance, None)
+    instance.write_main_cf(smtp_connection_cache_on_demand="no",
+                           minimal_backoff_time="3600s", maximal_backoff_time="4000s",
+                           queue_run_delay="3600s")
+    instance.routes = Routes(instance)
+    yield instance
+    instance.routes.stop()
+
+
+def deferrals(inst, qid):
+    return re.findall(rf"{qid}: to=<[^>]*@dead\.test>, relay=\S+, {DELAYS}, dsn=4\.\d+\.\d+, "
+                      r"status=deferred \(([^\n]*)\)", inst.log())
+
+
+def queue_dead(inst, n):
+    """Submit n messages for dead.test and wait until each is in deferred/."""
+    ids = [submit(inst, "app@example.jp", [f"user{i}@dead.test"], subject=f"dead {i}")
+           for i in range(n)]
+    wait_for(lambda: all(in_queue(inst, i) == "deferred" for i in ids), timeout=60,
+             what="every message for dead.test in deferred/")
+    return ids
+
+
+def flush_round(inst, ids):
+    """postqueue -f, then wait until every message was tried once more.
+    Returns the new deferral reasons, one per message."""
+    before = {i: len(deferrals(inst, i)) for i in ids}
+    inst.cmd("postqueue", "-f")
+    wait_for(lambda: all(len(deferrals(inst, i)) > before[i] for i in ids)
+             and all(in_queue(inst, i) == "deferred" for i in ids),
+             timeout=60, what="every message tried again and deferred")
+    return [deferrals(inst, i)[before[i]] for i in ids]
+
+
+SUSPENDED = (r"delivery temporarily suspended: host 127\.0\.0\.3\[127\.0\.0\.3\] refused to "
+             r"talk to me: " + re.escape(DEAD_GREETING))
+REFUSED = (r"host 127\.0\.0\.3\[127\.0\.0\.3\] refused to talk to me: "
+           + re.escape(DEAD_GREETING))
+
+
+def test_dead_destination_is_suspended_and_others_still_flow(dq):
+    r = dq.routes
+    dq.write_main_cf(destination_concurrency_feedback_debug="yes")
+    dq.start()
+    ids = queue_dead(dq, 20)
+
+    # All 20 are active at once after a flush: about one pseudo-cohort
+    # (initial_destination_concurrency = 5) of connections, then the
+    # destination is dead and the rest are deferred without one.
+    before = r.connections()
+    reasons = flush_round(dq, ids)
+    tried = r.connections() - before
+    refused = [x for x in reasons if re.fullmatch(REFUSED, x)]
+    suspended = [x for x in reasons if re.fullmatch(SUSPENDED, x)]
+    assert 1 <= tried <= 6, (tried, reasons)
+    assert len(refused) == tried, reasons
+    assert len(suspended) == len(ids) - tried, reasons
+    dq.wait_log(r"postfix/qmgr\[\d+\]: queue smtp/\[127\.0\.0\.3\]:\d+: destination marked dead")
+    # The suspended ones are logged by qmgr, relay=none, with the site's dsn.
+    assert re.search(rf"postfix/qmgr\[\d+\]: {ID}: to=<user\d+@dead\.test>, relay=none, "
+                     rf"{DELAYS}, dsn=4\.3\.2, status=deferred \({SUSPENDED}\)", dq.log())
+    # mailq shows the reason.
+    out = mailq(dq)
+    assert "(delivery temporarily suspended: host 127.0.0.3[127.0.0.3] refused to talk" in out
+
+    # While it is dead: new mail for it is deferred at once, no connection;
+    # mail for the live destination is delivered.
+    before = r.connections()
+    late = submit(dq, "app@example.jp", ["late@dead.test"], subject="late")
+    live = [submit(dq, "app@example.jp", [f"u{i}@live.test"], subject=f"live {i}")
+            for i in range(5)]
+    for qid in live:
+        dq.wait_log(rf"{qid}: to=<u\d@live\.test>, relay=127\.0\.0\.2\[127\.0\.0\.2\]:\d+, "
+                    rf"{DELAYS}, dsn=2\.0\.0, status=sent")
+        dq.wait_log(rf"{qid}: removed")
+    wait_for(lambda: deferrals(dq, late), what="the late message deferred")
+    assert re.fullmatch(SUSPENDED, deferrals(dq, late)[0]), deferrals(dq, late)
+    assert r.connections() == before
+    assert len(r.live.transactions()) == 5
+
+    # The destination is back: a flush revives it and delivers everything.
+    r.revive()
+    dq.cmd("postqueue", "-f")
+    for qid in ids + [late]:
+        dq.wait_log(rf"{qid}: to=<[^>]*@dead\.test>, relay=127\.0\.0\.3\[127\.0\.0\.3\]:\d+, "
+                    rf"{DELAYS}, dsn=2\.0\.0, status=sent", timeout=60)
+        dq.wait_log(rf"{qid}: removed")
+    assert len(r.dead.transactions()) == len(ids) + 1
+    assert mailq(dq) == "Mail queue is empty\n"
+
+
+def test_failed_cohort_limit_zero_never_suspends(dq):
+    """smtp_destination_concurrency_failed_cohort_limit = 0 (the transport's
+    own setting) turns dead-destination detection off: every message gets
+    its own connection."""
+    r = dq.routes
+    dq.write_main_cf(smtp_destination_concurrency_failed_cohort_limit="0")
+    dq.start()
+    ids = queue_dead(dq, 8)
+    before = r.connections()
+    reasons = flush_round(dq, ids)
+    assert r.connections() - before == len(ids)
+    assert all(re.fullmatch(REFUSED, x) for x in reasons), reasons
+    assert "delivery temporarily suspended" not in dq.log()
+
+
+def test_recipient_4xx_does_not_kill_a_destination(dq):
+    """A 450 for a recipient says nothing about the site: every message is
+    tried, none is suspended."""
+    r = dq.routes
+    r.dead.stop()
+    r.dead = Sink(host="127.0.0.3", port=r.dead_port, name="dead.test",
+                  rcpt_replies={f"user{i}@dead.test": "450 4.2.1 Mailbox busy, try later"
+                                for i in range(10)})
+    dq.start()
+    ids = queue_dead(dq, 10)
+    before = len(r.dead.transactions())
+    reasons = flush_round(dq, ids)
+    assert len(r.dead.transactions()) - before == len(ids)
+    assert all("said: 450 4.2.1 Mailbox busy" in x for x in reasons), reasons
+    assert "delivery temporarily suspended" not in dq.log()
+
+
+def test_dead_destination_revives_after_minimal_backoff_time(dq):
+    """Without a flush: the destination is dead for minimal_backoff_time,
+    then mail goes again (messages retry on their own every second here)."""
+    r = dq.routes
+    dq.write_main_cf(minimal_backoff_time="2s", maximal_backoff_time="2s",
+                     queue_run_delay="1s")
+    dq.start()
+    ids = [submit(dq, "app@example.jp", [f"user{i}@dead.test"], subject=f"dead {i}")
+           for i in range(10)]
+    wait_for(lambda: all(deferrals(dq, i) for i in ids), timeout=60,
+             what="every message tried once")
+    dq.cmd("postqueue", "-f")           # all at once: enough failures to kill it
+    dq.wait_log(SUSPENDED, timeout=60)
+    r.revive()
+    for qid in ids:
+        dq.wait_log(rf"{qid}: to=<[^>]*@dead\.test>, relay=127\.0\.0\.3\[127\.0\.0\.3\]:\d+, "
+                    rf"{DELAYS}, dsn=2\.0\.0, status=sent", timeout=60)
+    assert len(r.dead.transactions()) == len(ids)

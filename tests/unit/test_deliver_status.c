@@ -1,6 +1,6 @@
 /* test_deliver_status.c - unit tests for the status half of mail/deliver_request:
  * one message at a time (deliver_status_read), the optional diagnostic
- * fields, soft_bounce, and an agent that goes away. */
+ * fields, the site-failure flag, soft_bounce, and an agent that goes away. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -157,6 +157,45 @@ static void test_soft_bounce(void **state)
     mail_conf_override("soft_bounce", "no");
 }
 
+/* DELIVER_RES_FLAG_HOP crosses the wire on deferrals only; a status
+ * without the attribute (an older agent) has no flag; unknown bits drop. */
+static void test_hop_flag(void **state)
+{
+    (void) state;
+    mail_conf_override("soft_bounce", "no");
+    struct pair p;
+    pair_open(&p);
+    struct deliver_result a = result(DELIVER_DEFER, "4.4.1", "connect to x[192.0.2.1]:25: "
+                                     "Connection refused");
+    a.flags = DELIVER_RES_FLAG_HOP | (1 << 7);
+    struct deliver_result b = result(DELIVER_DEFER, "4.2.0", "host x said: 450 busy");
+    struct deliver_result c = result(DELIVER_BOUNCE, "5.1.1", "user unknown");
+    c.flags = DELIVER_RES_FLAG_HOP;         /* meaningless on a bounce */
+    assert_int_equal(deliver_status_write(p.agent, 0, &a), 0);
+    assert_int_equal(deliver_status_write(p.agent, 1, &b), 0);
+    assert_int_equal(deliver_status_write(p.agent, 2, &c), 0);
+    assert_int_equal(attr_print(p.agent, ATTR_SEND_STR("request", "status"),
+                                ATTR_SEND_INT("index", 3), ATTR_SEND_INT("outcome", 4),
+                                ATTR_SEND_STR("dsn", "4.4.1"), ATTR_END), 0);  /* old agent */
+    assert_int_equal(attr_print(p.agent, ATTR_SEND_STR("request", "status"),
+                                ATTR_SEND_INT("index", 4), ATTR_SEND_INT("outcome", 4),
+                                ATTR_SEND_INT("flags", 0x7ffffffe), ATTR_END), 0);
+    assert_int_equal(deliver_request_done(p.agent, 0), 0);
+    attr_list buf = ATTR_LIST_INIT;
+    size_t idx;
+    struct deliver_result r;
+    int want[] = {DELIVER_RES_FLAG_HOP, 0, 0, 0, 0};
+    for (size_t i = 0; i < 5; i++) {
+        memset(&r, 0xff, sizeof(r));
+        assert_int_equal(deliver_status_read(p.qmgr, 5, &idx, &r, &buf), DELIVER_READ_STATUS);
+        assert_int_equal(idx, i);
+        assert_int_equal(r.flags, want[i]);
+    }
+    assert_int_equal(deliver_status_read(p.qmgr, 5, &idx, &r, &buf), DELIVER_READ_DONE);
+    attr_list_free(&buf);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_bad_index_and_outcome),
         cmocka_unit_test(test_garbage_is_an_error),
         cmocka_unit_test(test_soft_bounce),
+        cmocka_unit_test(test_hop_flag),
     };
     return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -54,23 +54,6 @@ static void test_expiry(void **state)
     assert_false(qmgr_expired(1000, 9000, 10));
 }
 
-static void test_window(void **state)
-{
-    (void) state;
-    assert_int_equal(qmgr_window_init(5, 20), 5);
-    assert_int_equal(qmgr_window_init(5, 2), 2);        /* local */
-    assert_int_equal(qmgr_window_init(0, 0), 1);
-    assert_int_equal(qmgr_window_init(5, 0), 5);        /* no limit */
-    assert_int_equal(qmgr_window_update(5, 20, true), 6);
-    assert_int_equal(qmgr_window_update(20, 20, true), 20);
-    assert_int_equal(qmgr_window_update(2, 2, true), 2);
-    assert_int_equal(qmgr_window_update(5, 20, false), 4);
-    assert_int_equal(qmgr_window_update(1, 20, false), 1);
-    assert_int_equal(qmgr_window_update(INT_MAX, 0, true), INT_MAX);
-    /* A lowered limit pulls the window down. */
-    assert_int_equal(qmgr_window_update(10, 3, true), 3);
-}
-
 static void test_can_start(void **state)
 {
     (void) state;
@@ -144,7 +127,6 @@ int main(void)
         cmocka_unit_test(test_backoff_doubles_with_age),
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_window),
         cmocka_unit_test(test_can_start),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_parse_time),
