@@ -157,6 +157,27 @@ struct tls_client_start {
 tls_sess *tls_client_start(tls_ctx *ctx, vstream *s, const struct tls_client_start *p,
                            sbuf *err);
 
+/* Per-session settings that replace the context's (smtp_tls_policy_maps
+ * attributes, or the mandatory_* parameters at level encrypt and above);
+ * NULL members keep the context's. */
+struct tls_client_opts {
+    const char *protocols;      /* a protocol list (tls_protocols_parse) */
+    const char *cipher_grade;   /* "high", "medium", ... (tls_cipher_string) */
+    const strv *cipher_exclude; /* with cipher_grade: ciphers to exclude */
+};
+/* Why tls_client_start_opts() returned NULL. */
+enum {
+    TLS_CLIENT_FAIL_CONFIG = 1,     /* bad protocols or ciphers: nothing was sent */
+    TLS_CLIENT_FAIL_HANDSHAKE,      /* the handshake failed (the stream is unusable) */
+    TLS_CLIENT_FAIL_UNTRUSTED,      /* verify/secure: the chain is not trusted */
+    TLS_CLIENT_FAIL_NOMATCH,        /* no name or fingerprint matched */
+};
+/* tls_client_start() with opts (may be NULL) and the kind of failure in
+ * *failure (may be NULL). On a verification failure the "established"
+ * line is still logged first (at loglevel >= 1), as Postfix does. */
+tls_sess *tls_client_start_opts(tls_ctx *ctx, vstream *s, const struct tls_client_start *p,
+                                const struct tls_client_opts *opts, int *failure, sbuf *err);
+
 /* close_notify (when not failed), restore the plain I/O, free. */
 void tls_sess_stop(tls_sess *t, vstream *s, bool failure);
 const struct tls_info *tls_sess_info(const tls_sess *t);

@@ -389,11 +389,57 @@ static bool name_match(SSL *ssl, const strv *names)
     return false;
 }
 
+/* Per-session protocol range and cipher list. 0, or -1 with err. */
+static int apply_opts(tls_sess *t, const struct tls_client_opts *o, sbuf *err)
+{
+    if (o->protocols) {
+        int lo, hi;
+        long no_ops;
+        int mask = tls_protocols_parse(o->protocols, err);
+        if (mask < 0)
+            return -1;
+        tls_protocols_openssl(mask, &lo, &hi, &no_ops);
+        SSL_clear_options(t->ssl, SSL_OP_NO_SSL_MASK);
+        SSL_set_options(t->ssl, (uint64_t) no_ops);
+        if (!SSL_set_min_proto_version(t->ssl, lo) || !SSL_set_max_proto_version(t->ssl, hi)) {
+            ERR_clear_error();
+            sbuf_printf(err, "cannot use protocols \"%s\"", o->protocols);
+            return -1;
+        }
+    }
+    if (o->cipher_grade) {
+        sbuf list = SBUF_INIT;
+        strv none;
+        strv_init(&none);
+        int r = tls_cipher_string(o->cipher_grade, o->cipher_exclude ? o->cipher_exclude : &none,
+                                  &list, err);
+        if (r == 0 && !SSL_set_cipher_list(t->ssl, sbuf_str(&list))) {
+            ERR_clear_error();
+            sbuf_printf(err, "cipher list \"%s\" selects no usable cipher", sbuf_str(&list));
+            r = -1;
+        }
+        sbuf_free(&list);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
 tls_sess *tls_client_start(tls_ctx *ctx, vstream *s, const struct tls_client_start *p,
                            sbuf *err)
 {
-    tls_sess *t;
+    return tls_client_start_opts(ctx, s, p, 0, 0, err);
+}
 
+tls_sess *tls_client_start_opts(tls_ctx *ctx, vstream *s, const struct tls_client_start *p,
+                                const struct tls_client_opts *opts, int *failure, sbuf *err)
+{
+    tls_sess *t;
+    int dummy;
+
+    if (!failure)
+        failure = &dummy;
+    *failure = TLS_CLIENT_FAIL_CONFIG;
     if (!ctx || ctx->server) {
         sbuf_adds(err, "no client TLS context");
         return 0;
@@ -402,12 +448,17 @@ tls_sess *tls_client_start(tls_ctx *ctx, vstream *s, const struct tls_client_sta
         msg_info("setting up TLS connection to %s", p->namaddr);
     if ((t = sess_new(ctx, s, p->namaddr, false, err)) == 0)
         return 0;
+    if (opts && apply_opts(t, opts, err) < 0) {
+        sess_free(t);
+        return 0;
+    }
     if (p->servername && *p->servername && !is_ip_literal(p->servername)
         && !SSL_set_tlsext_host_name(t->ssl, p->servername)) {
         tls_log_errors(err);
         sess_free(t);
         return 0;
     }
+    *failure = TLS_CLIENT_FAIL_HANDSHAKE;
     SSL_set_connect_state(t->ssl);
     if (handshake(t, p->timeout_ms, err) < 0) {
         sess_free(t);
@@ -424,24 +475,32 @@ tls_sess *tls_client_start(tls_ctx *ctx, vstream *s, const struct tls_client_sta
             why = "certificate fingerprint does not match";
         else
             i->peer_verified = true;
+        if (why)
+            *failure = TLS_CLIENT_FAIL_NOMATCH;
         break;
     case TLS_LEV_VERIFY:
     case TLS_LEV_SECURE:
-        if (!i->peer_cert)
+        if (!i->peer_cert) {
             why = "no server certificate";
-        else if (!i->peer_trusted)
+            *failure = TLS_CLIENT_FAIL_UNTRUSTED;
+        } else if (!i->peer_trusted) {
             why = "untrusted issuer";
-        else if (!name_match(t->ssl, p->match))
+            *failure = TLS_CLIENT_FAIL_UNTRUSTED;
+        } else if (!name_match(t->ssl, p->match)) {
             why = "name mismatch";
-        else
+            *failure = TLS_CLIENT_FAIL_NOMATCH;
+        } else {
             i->peer_verified = true;
+        }
         break;
     default:
         break;
     }
+    if (ctx->loglevel >= 1)
+        tls_log_established(i, false, t->namaddr);
     if (why) {
         sbuf_printf(err, "Server certificate not %s: %s%s%s",
-                    p->level == TLS_LEV_FPRINT ? "verified" : "trusted", why,
+                    *failure == TLS_CLIENT_FAIL_NOMATCH ? "verified" : "trusted", why,
                     i->verify_error[0] && !i->peer_trusted ? ": " : "",
                     i->verify_error[0] && !i->peer_trusted ? i->verify_error : "");
         msg_info("%s: %s", p->namaddr, sbuf_str(err));
@@ -449,8 +508,7 @@ tls_sess *tls_client_start(tls_ctx *ctx, vstream *s, const struct tls_client_sta
         sess_free(t);
         return 0;
     }
-    if (ctx->loglevel >= 1)
-        tls_log_established(i, false, t->namaddr);
+    *failure = 0;
     vstream_set_io(s, io_read, io_write, t);
     return t;
 }

@@ -193,6 +193,14 @@ static void smtp_serve(vstream *client, const char *service)
     }
 }
 
+/* As root: tables and keys that only root may read (the password table,
+ * a client certificate's key), the Cyrus plug-ins. */
+static void smtp_pre_init(void)
+{
+    smtp_tls_pre_init();
+    smtp_sasl_pre_init();
+}
+
 static void smtp_pre_exit(void)
 {
     smtp_cache_expire(true);
@@ -206,6 +214,7 @@ int main(int argc, char **argv)
     struct mail_server srv = {
         .program = smtp_lmtp ? "lmtp" : "smtp",
         .kind = MAIL_SERVER_STREAM,
+        .pre_init = smtp_pre_init,
         .serve = smtp_serve,
         .pre_exit = smtp_pre_exit,
     };

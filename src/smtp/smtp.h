@@ -17,6 +17,11 @@
  *   smtp_chat.c     commands out, replies in, with timeouts and the error
  *                   texts ("lost connection with ... while ...")
  *   smtp_content.c  queue file content -> CRLF, dot-stuffed, folded lines
+ *   smtp_tls.c      TLS: the level and settings of a destination
+ *                   (smtp_tls_security_level, smtp_tls_policy_maps),
+ *                   STARTTLS and wrapper-mode handshakes
+ *   smtp_sasl.c     SMTP AUTH with the credentials of smtp_sasl_password_maps
+ *   smtp_keys.c     table keys and certificate names (pure functions)
  *
  * Results: every recipient of a request gets exactly one final status
  * (smtp_rcpt_done). Until then a failure is only remembered in the
@@ -171,6 +176,8 @@ enum {
     SMTP_FEAT_ENHANCED = 1 << 7,
 };
 
+struct smtp_tls_dest;
+
 struct smtp_session {
     vstream *stream;
     char   *dest;               /* cache key: the request's nexthop */
@@ -183,6 +190,23 @@ struct smtp_session {
     bool    broken;             /* out of step: never reuse */
     time_t  created;
     long    reuse_count;
+    /* Who this is (TLS names, SASL password keys). */
+    char   *host;               /* the server's name as looked up */
+    int     port;               /* 0 for a UNIX-domain socket */
+    char   *dest_text;          /* the destination as written ("[relay]:587"), or "" */
+    /* TLS (smtp_tls.c). */
+    const struct smtp_tls_dest *tlsd;   /* the destination's policy, during smtp_helo() */
+    int     tls_level;          /* TLS_LEV_* in force for this session */
+    bool    tls_reuse;          /* a TLS session may be cached */
+    bool    tls_retry_plain;    /* level may and the handshake failed: try plaintext */
+    bool    tls_verified;       /* the server certificate was verified */
+    void   *tls;                /* tls_sess * while TLS is active */
+    /* SASL (smtp_sasl.c). */
+    strv    sasl_mechs;         /* AUTH mechanisms of the last EHLO reply */
+    int     sasl_found;         /* credentials: -1 not looked up, 0 none, 1 found */
+    char   *sasl_user;
+    char   *sasl_pass;          /* wiped when the session is freed */
+    bool    authenticated;
 };
 
 /* A server reply: code, enhanced status and the lines joined by blanks. */
@@ -253,6 +277,57 @@ void smtp_body_end(struct smtp_body *b, sbuf *out);
  * file (4.3.0, the session is then out of step).
  */
 int  smtp_send_content(struct smtp_state *st, struct smtp_session *s, struct smtp_why *why);
+
+/* ---- TLS (smtp_tls.c) ---- */
+
+/* The TLS policy of one destination, worked out before connecting. */
+struct smtp_tls_dest {
+    int     level;              /* TLS_LEV_* */
+    bool    wrapper;            /* smtp_tls_wrappermode: TLS before the greeting */
+    bool    reuse;              /* smtp_tls_connection_reuse or connection_reuse= */
+    char   *protocols;          /* protocol list for this level */
+    char   *grade;              /* cipher grade for this level */
+    strv    exclude;            /* excluded ciphers */
+    strv    match;              /* verify/secure: names and strategies; fingerprint: digests */
+    char   *servername;         /* smtp_tls_servername or servername= */
+    char   *nexthop;            /* the nexthop name for certificate checks */
+};
+
+/* As root, once: the policy tables, the level and the client context. */
+void smtp_tls_pre_init(void);
+/* The policy of destination d. 0; -1 with why (4.7.0 "client TLS
+ * configuration problem", or 4.3.0 for a table that cannot be read). */
+int  smtp_tls_dest_init(const struct smtp_dest *d, struct smtp_tls_dest *td,
+                        struct smtp_why *why);
+void smtp_tls_dest_free(struct smtp_tls_dest *td);
+/* Handshake on s (after STARTTLS was accepted, or at once in wrapper
+ * mode). 0; -1 with why: the session is then broken; s->tls_retry_plain
+ * says whether the same server may be tried again without TLS. */
+int  smtp_tls_start(struct smtp_state *st, struct smtp_session *s, struct smtp_why *why);
+/* True when a client context exists (TLS can be used at all). */
+bool smtp_tls_available(void);
+
+/* ---- SASL (smtp_sasl.c) ---- */
+
+void smtp_sasl_pre_init(void);
+/* SMTP AUTH is enabled and usable. */
+bool smtp_sasl_enabled(void);
+/* Look up the credentials for s (once): 1 found, 0 none, -1 with why. */
+int  smtp_sasl_lookup(struct smtp_state *st, struct smtp_session *s, struct smtp_why *why);
+/* After the (last) EHLO: authenticate when the server offers AUTH and
+ * credentials exist. 0 (authenticated or nothing to do); -1 with why. */
+int  smtp_sasl_helo(struct smtp_state *st, struct smtp_session *s, struct smtp_why *why);
+/* Sessions must not be cached (smtp_sender_dependent_authentication). */
+bool smtp_sasl_no_cache(void);
+
+/* ---- table keys and names (smtp_keys.c) ---- */
+
+void smtp_tls_policy_keys(const struct smtp_dest *d, const char *def_port, strv *keys);
+void smtp_sasl_passwd_keys(const char *host, int port, const char *dest_text, strv *keys);
+void smtp_tls_match_names(const strv *patterns, const char *hostname, const char *nexthop,
+                          strv *out);
+const char *smtp_tls_sni(const char *setting, const char *hostname, const char *nexthop);
+void smtp_auth_mechs(const strv *ehlo_lines, strv *mechs);
 
 /* ---- connecting and the delivery loop (smtp_connect.c) ---- */
 

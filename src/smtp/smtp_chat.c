@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/tls.h"
 #include "smtp/smtp.h"
 #include "util/mem.h"
 
@@ -199,6 +200,11 @@ struct smtp_session *smtp_session_new(vstream *stream, const char *dest, const c
     else
         sbuf_printf(&s->relay, "%s[%s]", host, addr);
     s->created = time(0);
+    s->host = xstrdup(host);
+    s->port = port;
+    s->dest_text = xstrdup("");
+    s->sasl_found = -1;
+    strv_init(&s->sasl_mechs);
     return s;
 }
 
@@ -207,12 +213,25 @@ void smtp_session_free(struct smtp_session *s)
     if (!s)
         return;
     if (s->stream) {
+        /* close_notify only when the session is in step. */
+        if (s->tls)
+            tls_sess_stop(s->tls, s->stream, s->broken);
         /* Whatever is still buffered is not worth waiting for: QUIT, when
          * it is sent at all, was flushed by smtp_quit(). */
         int fd = vstream_detach(s->stream);
         if (fd >= 0)
             close(fd);
     }
+    if (s->sasl_pass) {
+        volatile char *p = s->sasl_pass;
+        while (*p)
+            *p++ = 0;
+    }
+    xfree(s->sasl_pass);
+    xfree(s->sasl_user);
+    strv_free(&s->sasl_mechs);
+    xfree(s->host);
+    xfree(s->dest_text);
     xfree(s->dest);
     sbuf_free(&s->namaddr);
     sbuf_free(&s->relay);

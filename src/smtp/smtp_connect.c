@@ -47,6 +47,7 @@
 
 #include "mail/address.h"
 #include "mail/mail_conf.h"
+#include "mail/tls.h"
 #include "smtp/smtp.h"
 #include "util/mem.h"
 #include "util/msg.h"
@@ -133,10 +134,13 @@ static bool reuse_allowed(const struct smtp_session *s)
     return true;
 }
 
-/* Keep s for the next request, or say goodbye. */
+/* Keep s for the next request, or say goodbye. A TLS session is kept
+ * only with smtp_tls_connection_reuse (Postfix reuses TLS connections
+ * only then); with sender-dependent credentials nothing is kept. */
 static void cache_put(struct smtp_session *s, const char *nexthop)
 {
-    if (s->broken || !cache_wanted(nexthop) || !reuse_allowed(s)) {
+    if (s->broken || !cache_wanted(nexthop) || !reuse_allowed(s) || (s->tls && !s->tls_reuse)
+        || smtp_sasl_no_cache()) {
         smtp_quit(s);
         return;
     }
@@ -224,6 +228,17 @@ static int bind_address(int family, struct sockaddr_storage *ss, socklen_t *len)
     return 1;
 }
 
+/* The session's TLS settings from its destination's policy. */
+static void session_tls(struct smtp_session *s, const struct smtp_dest *d,
+                        const struct smtp_tls_dest *td, bool plain)
+{
+    xfree(s->dest_text);
+    s->dest_text = xstrdup(d->text);
+    s->tlsd = td;
+    s->tls_level = plain ? TLS_LEV_NONE : td->level;
+    s->tls_reuse = td->reuse;
+}
+
 /* Connect to one address; NULL with why (4.4.1) on failure. */
 static struct smtp_session *connect_inet(struct smtp_state *st, const struct smtp_addr *a,
                                          struct smtp_why *why)
@@ -277,7 +292,8 @@ static struct smtp_session *connect_unix(struct smtp_state *st, const struct smt
 /*
  * Greet and deliver over a fresh session. Returns 1 when the session
  * completed its handshake, 0 when it did not, -1 when a hard site failure
- * ended the request.
+ * ended the request, 2 when an opportunistic TLS handshake failed and the
+ * same server should be tried again in plaintext.
  */
 static int use_session(struct smtp_state *st, struct smtp_session *s)
 {
@@ -286,14 +302,17 @@ static int use_session(struct smtp_state *st, struct smtp_session *s)
     if (smtp_param_bool("per_record_deadline"))
         vstream_set_deadline(s->stream, 1);
     int rc;
-    if (smtp_helo(st, s, &why) < 0) {
+    int helo = smtp_helo(st, s, &why);
+    s->tlsd = 0;                        /* the policy does not outlive the request */
+    if (helo < 0) {
         bool hard = !smtp_why_soft(&why);
+        bool retry = s->tls_retry_plain;
         if (hard)
             fail_all(st, &why);
         else
             smtp_why_pending(st, &why);
         smtp_quit(s);
-        rc = hard ? -1 : 0;
+        rc = hard ? -1 : retry ? 2 : 0;
     } else {
         run_session(st, s);
         cache_put(s, st->req->nexthop);
@@ -345,6 +364,8 @@ void smtp_deliver(struct smtp_state *st)
     struct smtp_why why;
     smtp_why_init(&why);
     struct smtp_addr_list addrs = {0};
+    struct smtp_tls_dest td;
+    memset(&td, 0, sizeof(td));
     sbuf err = SBUF_INIT;
 
     if (dests.n == 0) {
@@ -365,13 +386,24 @@ void smtp_deliver(struct smtp_state *st)
             smtp_why_pending(st, &why);
             continue;
         }
+        smtp_tls_dest_free(&td);
+        if (smtp_tls_dest_init(&dest, &td, &why) < 0) {
+            smtp_why_pending(st, &why);
+            continue;
+        }
         if (dest.kind == SOCK_EP_UNIX) {
-            struct smtp_session *us = connect_unix(st, &dest, &why);
-            if (!us) {
-                smtp_why_pending(st, &why);
-                continue;
+            int urc = 0;
+            for (bool plain = false;; plain = true) {
+                struct smtp_session *us = connect_unix(st, &dest, &why);
+                if (!us) {
+                    smtp_why_pending(st, &why);
+                    break;
+                }
+                session_tls(us, &dest, &td, plain);
+                if ((urc = use_session(st, us)) != 2 || plain)
+                    break;
             }
-            if (use_session(st, us) < 0)
+            if (urc < 0)
                 break;
             continue;
         }
@@ -392,19 +424,27 @@ void smtp_deliver(struct smtp_state *st)
         for (size_t a = 0; a < addrs.n && st->pending > 0; a++) {
             if (!is_fallback && session_limit > 0 && sessions >= session_limit)
                 break;
-            struct smtp_session *ns = connect_inet(st, &addrs.a[a], &why);
-            if (!ns) {
-                smtp_why_pending(st, &why);
-                continue;
+            int rc = 0;
+            /* At level may a failed handshake is followed by one plaintext try. */
+            for (bool plain = false; st->pending > 0; plain = true) {
+                struct smtp_session *ns = connect_inet(st, &addrs.a[a], &why);
+                if (!ns) {
+                    smtp_why_pending(st, &why);
+                    rc = 0;
+                    break;
+                }
+                session_tls(ns, &dest, &td, plain);
+                if ((rc = use_session(st, ns)) != 2 || plain)
+                    break;
             }
-            int rc = use_session(st, ns);
             if (rc < 0)
                 goto done;
-            if (rc > 0)
+            if (rc == 1)
                 sessions++;
         }
     }
 done:
+    smtp_tls_dest_free(&td);
     smtp_addr_list_free(&addrs);
     smtp_why_free(&why);
     sbuf_free(&err);

@@ -23,8 +23,18 @@
  * there is none). A message larger than the
  * server's SIZE is bounced before MAIL FROM (5.3.4).
  *
- * STARTTLS and AUTH are not spoken yet: the TLS layer goes in smtp_helo()
- * after EHLO (vstream_set_io on s->stream, then EHLO again).
+ * TLS (RFC 3207): after EHLO, when the session's level is may or above,
+ * the server offers STARTTLS and a client context exists, STARTTLS; on
+ * 220 the handshake (smtp_tls.c), then EHLO again: the keywords of the
+ * plaintext EHLO are forgotten. At encrypt and above a server that does
+ * not offer STARTTLS ("TLS is required, but was not offered by host X",
+ * 4.7.4) or refuses it ("TLS is required, but host X refused to start
+ * TLS: <reply>") is a site failure; at may the session goes on in
+ * plaintext. With smtp_tls_wrappermode the handshake comes before the
+ * greeting and STARTTLS is never sent. smtp_tls_note_starttls_offer logs
+ * "Host offered STARTTLS: [host]" at level none.
+ *
+ * AUTH (RFC 4954): after the last EHLO, smtp_sasl_helo() (smtp_sasl.c).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -35,6 +45,7 @@
 #include "mail/address.h"
 #include "mail/cleanup_client.h"
 #include "mail/mail_conf.h"
+#include "mail/tls.h"
 #include "smtp/smtp.h"
 #include "util/mem.h"
 #include "util/msg.h"
@@ -126,6 +137,7 @@ static void ehlo_features(struct smtp_session *s, const struct smtp_reply *r)
     mail_conf_list(smtp_pname("discard_ehlo_keywords"), &discard);
     s->features = SMTP_FEAT_ESMTP;
     s->size_limit = 0;
+    bool auth = false;
     for (size_t i = 1; i < r->lines.n; i++) {
         strv w = {0};
         strv_split(&w, r->lines.v[i], " \t=");
@@ -143,6 +155,8 @@ static void ehlo_features(struct smtp_session *s, const struct smtp_reply *r)
                 s->features |= SMTP_FEAT_STARTTLS;
             else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)
                 s->features |= SMTP_FEAT_ENHANCED;
+            else if (strcasecmp(kw, "AUTH") == 0)
+                auth = true;
             else if (strcasecmp(kw, "SIZE") == 0) {
                 s->features |= SMTP_FEAT_SIZE;
                 if (w.n > 1) {
@@ -156,6 +170,63 @@ static void ehlo_features(struct smtp_session *s, const struct smtp_reply *r)
         strv_free(&w);
     }
     strv_free(&discard);
+    strv_free(&s->sasl_mechs);
+    strv_init(&s->sasl_mechs);
+    if (auth)
+        smtp_auth_mechs(&r->lines, &s->sasl_mechs);
+}
+
+/* STARTTLS and what the TLS level demands, after a plaintext EHLO.
+ * 1: TLS is now active (send EHLO again); 0: go on as is; -1 with why. */
+static int starttls(struct smtp_state *st, struct smtp_session *s, struct smtp_why *why)
+{
+    int rc = 0;
+
+    if (s->tls)
+        return 0;
+    if ((s->features & SMTP_FEAT_STARTTLS) && s->tls_level <= TLS_LEV_NONE
+        && smtp_param_bool("tls_note_starttls_offer"))
+        msg_info("Host offered STARTTLS: [%s]", s->host);
+    if ((s->features & SMTP_FEAT_STARTTLS) && s->tls_level >= TLS_LEV_MAY
+        && smtp_tls_available()) {
+        struct smtp_reply r;
+        smtp_reply_init(&r);
+        smtp_cmd(s, "STARTTLS");
+        if (smtp_reply_read(s, smtp_param_ms("starttls_timeout"),
+                            "receiving the STARTTLS response", &r, why) < 0) {
+            rc = -1;
+        } else if (r.code / 100 == 2) {
+            rc = smtp_tls_start(st, s, why) < 0 ? -1 : 1;
+        } else {
+            if (r.code == 0)
+                s->broken = true;
+            s->features &= ~SMTP_FEAT_STARTTLS;
+            if (s->tls_level >= TLS_LEV_ENCRYPT) {
+                smtp_why_set(why, r.dsn, sbuf_str(&s->relay),
+                             "TLS is required, but host %s refused to start TLS: %s",
+                             sbuf_str(&s->namaddr), sbuf_str(&r.text));
+                sbuf_set(&why->diag, sbuf_str(&r.text));
+                rc = -1;
+            }
+        }
+        smtp_reply_free(&r);
+        if (rc != 0)
+            return rc;
+    }
+    /* Never plaintext when TLS is required. */
+    if (s->tls_level >= TLS_LEV_ENCRYPT) {
+        if (!(s->features & SMTP_FEAT_STARTTLS))
+            smtp_why_set(why, "4.7.4", sbuf_str(&s->relay),
+                         "TLS is required, but was not offered by host %s",
+                         sbuf_str(&s->namaddr));
+        else if (!smtp_tls_available())
+            smtp_why_set(why, "4.7.5", sbuf_str(&s->relay),
+                         "TLS is required, but our TLS engine is unavailable");
+        else
+            smtp_why_set(why, "4.7.0", sbuf_str(&s->relay), "TLS is required, but unavailable");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- greeting and HELO ---- */
@@ -167,6 +238,9 @@ int smtp_helo(struct smtp_state *st, struct smtp_session *s, struct smtp_why *wh
     int timeout = smtp_param_ms("helo_timeout");
     int rc = -1;
 
+    /* smtps: TLS from the first byte. */
+    if (s->tlsd && s->tlsd->wrapper && !s->tls && smtp_tls_start(st, s, why) < 0)
+        goto out;
     if (smtp_reply_read(s, timeout, "receiving the initial server greeting", &r, why) < 0)
         goto out;
     if (r.code / 100 != 2) {
@@ -194,6 +268,7 @@ int smtp_helo(struct smtp_state *st, struct smtp_session *s, struct smtp_why *wh
         verb = "EHLO";
         doing = "performing the EHLO handshake";
     }
+again:
     smtp_cmd(s, "%s %s", verb, name);
     if (smtp_reply_read(s, timeout, doing, &r, why) < 0)
         goto out;
@@ -212,11 +287,23 @@ int smtp_helo(struct smtp_state *st, struct smtp_session *s, struct smtp_why *wh
     }
     if (loops_back(st, s, &r, "replied to HELO/EHLO with", why))
         goto out;
-    if (strcmp(verb, "HELO") == 0)
+    if (strcmp(verb, "HELO") == 0) {
         s->features = 0;
-    else
+        strv_free(&s->sasl_mechs);
+        strv_init(&s->sasl_mechs);
+    } else {
         ehlo_features(s, &r);
-    /* TLS (STARTTLS, security issue): here, then EHLO again. */
+    }
+    switch (starttls(st, s, why)) {
+    case 1:
+        /* RFC 3207 4.2: forget what the server said before TLS. */
+        s->features = 0;
+        goto again;
+    case -1:
+        goto out;
+    }
+    if (smtp_sasl_helo(st, s, why) < 0)
+        goto out;
     rc = 0;
 out:
     smtp_reply_free(&r);
@@ -287,6 +374,8 @@ static void mail_command(struct smtp_state *st, struct smtp_session *s, bool utf
         sbuf_adds(&cmd, " BODY=8BITMIME");
     if (utf8)
         sbuf_adds(&cmd, " SMTPUTF8");
+    if (s->authenticated && smtp_param_bool("send_dummy_mail_auth"))
+        sbuf_adds(&cmd, " AUTH=<>");
     if (s->features & SMTP_FEAT_DSN) {
         if (req->dsn_ret == 1)
             sbuf_adds(&cmd, " RET=FULL");
