@@ -24,6 +24,8 @@ import time
 
 import pytest
 
+from conftest import poll_until
+
 BUILD_DIR = os.environ.get("HK_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SMTPD = os.path.join(BUILD_DIR, "smtpd")
 CLEANUP = os.path.join(BUILD_DIR, "cleanup")
@@ -823,7 +825,9 @@ def test_message_size_limit_data(env):
     assert s.cmd("NOOP")[0] == 250
     s.cmd("QUIT")
     s.finish()
-    assert os.listdir(os.path.join(env.queue, "incoming")) == []
+    # cleanup removes the abandoned file after smtpd has replied: poll.
+    incoming = os.path.join(env.queue, "incoming")
+    assert poll_until(lambda: os.listdir(incoming) == [], 10), os.listdir(incoming)
 
 
 def test_delay_open_until_valid_rcpt_no(env):
