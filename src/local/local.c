@@ -320,6 +320,7 @@ static void local_serve(vstream *client, const char *service)
                                                                : 3600000);
     if (deliver_request_read(client, &req) < 0)
         return;
+    local_pw_forget();          /* passwd entries are looked up afresh per request */
 
     /* qmgr names a queue directory: one plain name, never a path. */
     qfile *qf = 0;
@@ -364,6 +365,7 @@ static void local_serve(vstream *client, const char *service)
 /* Close the tables on the way out (lets leak checkers see a clean exit). */
 static void local_pre_exit(void)
 {
+    local_pw_forget();
     for (size_t i = 0; i < local_cf.nalias; i++) {
         maps_close(local_cf.aliases[i].m);
         xfree(local_cf.aliases[i].spec);
@@ -387,6 +389,10 @@ static void local_pre_init(void)
     /* Delivery children are reaped with waitpid(): an inherited SIG_IGN
      * would make the kernel reap them first. */
     signal(SIGCHLD, SIG_DFL);
+    /* Mailbox writes run in this process with mailbox_size_limit as the
+     * file size limit (local_eugid.c): a write past it must fail with
+     * EFBIG, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
     local_load_config();
 }
 

@@ -15,10 +15,12 @@
  * forwarding, which would otherwise be sent twice), else any bounce
  * bounces it, else it is sent.
  *
- * Privileges: the process is root. Every file and command delivery, and
- * every read of a user's .forward or :include: file, runs in a child
- * process that becomes the right user first (local_child.c); the parent
- * only collects the result.
+ * Privileges: the process is root. Every step that touches a user's
+ * files runs with that user's rights: the mailbox deliveries (mbox,
+ * Maildir) and the ~/.forward search in this process with the user's
+ * effective ids (local_eugid.c, as Postfix's local does: no fork per
+ * message); commands, /file and /dir/ destinations and :include: reads
+ * in a child that gives up root for good (local_child.c).
  *
  * The modules (one file each):
  *   local.c            daemon, request loop, status bookkeeping and logging
@@ -38,6 +40,7 @@
  *   local_forward.c    resubmission of forwarded mail through cleanup
  *   local_pass.c       handing a recipient to another transport (fallback_transport)
  *   local_child.c      run a delivery step in a child with the user's rights
+ *   local_eugid.c      run a delivery step in this process with the user's effective ids
  *   local_dup.c        duplicate filter
  *   local_user.c       passwd lookups, default_privs
  */
@@ -205,7 +208,10 @@ int  local_deliver_unknown(struct msg_attr a, struct usr_attr u);
 int  local_deliver_include(struct msg_attr a, struct usr_attr u, const char *path);
 int  local_deliver_file(struct msg_attr a, struct usr_attr u, const char *path);
 int  local_deliver_command(struct msg_attr a, struct usr_attr u, const char *command);
-int  local_deliver_maildir(struct msg_attr a, struct usr_attr u, const char *dir);
+/* mailbox: the user's own Maildir (written from this process with the
+ * user's effective ids); false: a "/dir/" destination (written by a child). */
+int  local_deliver_maildir(struct msg_attr a, struct usr_attr u, const char *dir,
+                           bool mailbox);
 int  local_deliver_mbox(struct msg_attr a, struct usr_attr u);
 /* Parse a list (alias value, one .forward line) and deliver to each
  * destination. *count (may be NULL) is increased by the number found. */
@@ -245,8 +251,10 @@ struct local_pw {
 };
 void local_pw_init(struct local_pw *pw);
 void local_pw_free(struct local_pw *pw);
-/* 1 found, 0 no such user, -1 lookup error (errno). */
+/* 1 found, 0 no such user, -1 lookup error (errno). By name, answers
+ * are remembered until local_pw_forget() (called between requests). */
 int  local_pw_byname(const char *name, struct local_pw *pw);
+void local_pw_forget(void);
 int  local_pw_byuid(uid_t uid, struct local_pw *pw);
 /* Point u at pw (pw must outlive u). */
 void local_usr_set(struct usr_attr *u, const struct local_pw *pw);

@@ -16,6 +16,10 @@
  * Warnings go back in the result and the parent logs them: once it is
  * another user, the child may not be able to write to the log.
  *
+ * A step that needs no child (a mailbox write, the ~/.forward search) can
+ * run in the local process instead, with the user's effective ids
+ * (local_eugid_run below): same step function, same result record.
+ *
  * NOT HERE: choosing the rights, or what a step does.
  */
 #ifndef HK_LOCAL_CHILD_H
@@ -49,6 +53,18 @@ typedef void (*local_child_fn)(void *ctx, struct local_child_result *res, sbuf *
  * and data hold its report; data is cut at data_max bytes), -1 when it
  * could not run or died (res holds a deferral). data may be NULL. */
 int  local_child_run(const struct local_privs *privs, local_child_fn fn, void *ctx,
+                     struct local_child_result *res, sbuf *data, size_t data_max);
+
+/*
+ * The same step in this process (local_eugid.c), for the mailbox
+ * deliveries and the ~/.forward search: the effective uid, gid and groups
+ * become privs for the duration of fn (umask 077, mailbox_size_limit as
+ * the soft file size limit), then root again. Same results as
+ * local_child_run(): 0 when fn ran, -1 (res holds a deferral) when the
+ * ids could not be switched. Never for a user's program, nor for a file
+ * named by an alias or .forward: those keep local_child_run().
+ */
+int  local_eugid_run(const struct local_privs *privs, local_child_fn fn, void *ctx,
                      struct local_child_result *res, sbuf *data, size_t data_max);
 
 /* Helpers for steps. */

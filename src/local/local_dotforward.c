@@ -6,10 +6,11 @@
  * expanded (forward_expansion_filter applies to the values); an entry
  * that uses an undefined name (no extension, say) or has bad syntax is
  * skipped. The first file that exists is used, looked up, checked and
- * read by a child running as the user: it must be a regular file (not a
- * symbolic link), owned by the user (or root), and not writable by
- * others; otherwise it is ignored with a warning and mail goes to the
- * mailbox. Each line has alias syntax; '#' starts a comment line; an
+ * read with the user's effective ids (local_eugid.c: every message to a
+ * user takes this step, so no child is forked for it): it must be a
+ * regular file (not a symbolic link), owned by the user (or root), and
+ * not writable by others; otherwise it is ignored with a warning and mail
+ * goes to the mailbox. Each line has alias syntax; '#' starts a comment line; an
  * empty file means "no forwarding". Destinations in it run with the
  * user's rights; local addresses other than the user are resubmitted.
  * A user who lists herself (or "\user") gets her mailbox.
@@ -35,7 +36,7 @@ struct fwd_job {
     uid_t   uid;
 };
 
-/* In the child, as the user: find, check and read the first .forward. */
+/* As the user: find, check and read the first .forward. */
 static void find_step(void *ctx, struct local_child_result *res, sbuf *data)
 {
     struct fwd_job *j = ctx;
@@ -119,7 +120,7 @@ bool local_deliver_dotforward(struct msg_attr a, struct usr_attr u, int *status)
         struct local_privs privs = {u.uid, u.gid};
         struct local_child_result res;
         sbuf text = SBUF_INIT;
-        if (local_child_run(&privs, find_step, &job, &res, &text, LOCAL_LIST_FILE_MAX) < 0) {
+        if (local_eugid_run(&privs, find_step, &job, &res, &text, LOCAL_LIST_FILE_MAX) < 0) {
             *status = local_defer(&a, res.dsn, "%s", res.text);
             found = true;
         } else if (res.aux >= 0 && (size_t) res.aux < paths.n) {

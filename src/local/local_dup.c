@@ -71,6 +71,7 @@ static void grow(struct local_dup *d)
     xfree(old);
 }
 
+__attribute__((format(printf, 3, 0)))
 static bool lookup(struct local_dup *d, bool remember, const char *fmt, va_list ap)
 {
     sbuf key = SBUF_INIT;

@@ -75,12 +75,12 @@ bool local_deliver_mailbox(struct msg_attr a, struct usr_attr u, int *status)
     } else if (hlen > 0 && home_mailbox[hlen - 1] == '/') {
         sbuf path = SBUF_INIT;
         sbuf_printf(&path, "%s/%s", u.home, home_mailbox);
-        *status = local_deliver_maildir(a, u, sbuf_str(&path));
+        *status = local_deliver_maildir(a, u, sbuf_str(&path), true);
         sbuf_free(&path);
     } else if (hlen == 0 && slen > 0 && spool[slen - 1] == '/') {
         sbuf path = SBUF_INIT;
         sbuf_printf(&path, "%s%s/", spool, a.user);
-        *status = local_deliver_maildir(a, u, sbuf_str(&path));
+        *status = local_deliver_maildir(a, u, sbuf_str(&path), true);
         sbuf_free(&path);
     } else {
         *status = local_deliver_mbox(a, u);

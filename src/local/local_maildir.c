@@ -1,14 +1,19 @@
 /*
  * local_maildir.c - Maildir delivery: tmp/ -> new/, unique names, fsync.
  *
- * Runs in a child as the recipient (or the rights of the alias/.forward
- * for a "/dir/" destination). Creates the Maildir and its tmp, new and
- * cur directories (mode 0700) as that user when they are missing; writes
- * the message (Return-Path, X-Original-To, Delivered-To prepended; no
- * From_ line, no quoting) to tmp/ under a fresh name (O_EXCL, never
- * following links), fsyncs it, links it into new/ under its final name,
+ * Runs as the recipient: for the user's own mailbox in the local process
+ * with the user's effective ids (local_eugid.c), for a "/dir/"
+ * destination of an alias or .forward in a child with the rights of that
+ * alias or .forward (local_child.c). Creates the Maildir and its tmp, new
+ * and cur directories (mode 0700) as that user when they are missing;
+ * writes the message (Return-Path, X-Original-To, Delivered-To prepended;
+ * no From_ line, no quoting) to tmp/ under a fresh name (O_EXCL, never
+ * following links), fsyncs it, links it into new/ under its final name
  * removes the tmp/ name and fsyncs new/ before reporting success: once
- * the agent says "delivered", the message survives a crash.
+ * the agent says "delivered", the message and its new/ entry survive a
+ * crash (Postfix fsyncs only the file; the directory's fsync is the
+ * price of never losing a delivered message to a crash between the link
+ * and the file system's next write-back; docs/local.md, Maildir).
  * mailbox_size_limit limits each message file.
  *
  * NOT HERE: choosing the rights (the callers), the name format
@@ -93,25 +98,39 @@ static void maildir_step(void *ctx, struct local_child_result *res, sbuf *data)
     sbuf_printf(&tmpdir, "%stmp", j->dir);
     sbuf_printf(&newdir, "%snew", j->dir);
     sbuf_printf(&curdir, "%scur", j->dir);
-    gettimeofday(&tv, 0);
-    local_maildir_tmp_name(&name, tv.tv_sec, (long) tv.tv_usec, getpid(), j->host);
-    sbuf_printf(&tmpfile, "%s/%s", sbuf_str(&tmpdir), sbuf_str(&name));
-
+    /* The same process delivers many messages: a name taken by a message
+     * of this microsecond (the clock stepped back), or left by a crash,
+     * gets a fresh one. */
     int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-    int fd = open(sbuf_str(&tmpfile), flags, 0600);
-    if (fd < 0 && errno == ENOENT) {
-        if (make_dirs(sbuf_str(&tmpdir)) < 0 || make_dirs(sbuf_str(&newdir)) < 0
-            || make_dirs(sbuf_str(&curdir)) < 0) {
-            fail(res, errno, "create maildir", j->dir);
-            goto out;
-        }
+    int fd = -1;
+    bool made_dirs = false;
+    for (int attempt = 0; attempt < 5 && fd < 0; attempt++) {
+        gettimeofday(&tv, 0);
+        local_maildir_tmp_name(&name, tv.tv_sec, (long) tv.tv_usec, getpid(), j->host);
+        sbuf_reset(&tmpfile);
+        sbuf_printf(&tmpfile, "%s/%s", sbuf_str(&tmpdir), sbuf_str(&name));
         fd = open(sbuf_str(&tmpfile), flags, 0600);
+        if (fd < 0 && errno == ENOENT && !made_dirs) {
+            made_dirs = true;
+            if (make_dirs(sbuf_str(&tmpdir)) < 0 || make_dirs(sbuf_str(&newdir)) < 0
+                || make_dirs(sbuf_str(&curdir)) < 0) {
+                fail(res, errno, "create maildir", j->dir);
+                goto out;
+            }
+            fd = open(sbuf_str(&tmpfile), flags, 0600);
+        }
+        if (fd < 0 && errno != EEXIST)
+            break;
     }
     if (fd < 0) {
-        fail(res, errno, "create", sbuf_str(&tmpfile));
-        if (errno == EACCES)
+        int err = errno;
+        fail(res, err, "create", sbuf_str(&tmpfile));
+        if (err == EEXIST)      /* no free name now: try again later */
+            local_child_set(res, DELIVER_DEFER, "4.3.0", "create %s: %s",
+                            sbuf_str(&tmpfile), strerror(err));
+        if (err == EACCES)
             local_child_warn(res, "maildir access problem for UID/GID=%ld/%ld: %s",
-                             (long) getuid(), (long) getgid(), res->text);
+                             (long) geteuid(), (long) getegid(), res->text);
         goto out;
     }
     if (fstat(fd, &st) < 0) {
@@ -161,7 +180,7 @@ out:
     sbuf_free(&newfile);
 }
 
-int local_deliver_maildir(struct msg_attr a, struct usr_attr u, const char *dir)
+int local_deliver_maildir(struct msg_attr a, struct usr_attr u, const char *dir, bool mailbox)
 {
     a.level++;
     if (local_verify_only(&a))
@@ -189,11 +208,15 @@ int local_deliver_maildir(struct msg_attr a, struct usr_attr u, const char *dir)
     j.copy.delivered = a.delivered ? a.delivered : a.address;
     j.copy.now = time(0);
 
-    /* The caller chose the rights: the recipient's for a mailbox, those
-     * of the alias or .forward for a "/dir/" destination. */
+    /* The caller chose the rights: the recipient's for a mailbox (written
+     * from this process with the recipient's effective ids), those of the
+     * alias or .forward for a "/dir/" destination (written by a child). */
     struct local_privs privs = {u.uid, u.gid};
     struct local_child_result res;
-    local_child_run(&privs, maildir_step, &j, &res, 0, 0);
+    if (mailbox)
+        local_eugid_run(&privs, maildir_step, &j, &res, 0, 0);
+    else
+        local_child_run(&privs, maildir_step, &j, &res, 0, 0);
     int status;
     if (res.outcome == DELIVER_SENT)
         status = local_sent(&a, "delivered to maildir");

@@ -1,15 +1,17 @@
 /*
  * local_mbox.c - append to a UNIX mbox: the user's mailbox, or a /file/name destination.
  *
- * The append runs in a child with the rights chosen by the caller
- * (local_child.c). In the child: dot-lock, then open without following
- * symbolic links, refusing files with more than one hard link, creating
- * a missing file with mode 0600 (O_EXCL), then an fcntl lock, then the
- * message in mbox form (local_copy.c: From_ line, Return-Path,
+ * The append runs with the rights chosen by the caller: for the user's
+ * mailbox in the local process with those effective ids (local_eugid.c),
+ * for a /file/name destination of an alias or .forward in a child that
+ * gives up root for good (local_child.c). Then: dot-lock, open without
+ * following symbolic links, refusing files with more than one hard
+ * link, creating a missing file with mode 0600 (O_EXCL), then an fcntl
+ * lock, then the message in mbox form (local_copy.c: From_ line, Return-Path,
  * X-Original-To, Delivered-To, ">From " quoting, trailing empty line),
  * fsync. On any error the file is truncated back to its old length, so a
  * failed delivery leaves no half message. mailbox_size_limit is the
- * child's file size limit: a write past it fails with EFBIG (5.2.2).
+ * step's file size limit: a write past it fails with EFBIG (5.2.2).
  *
  * Mailbox rights (as local(8)): in home_mailbox, as the user; in a
  * world-writable spool directory, as the user; in a group-writable one,
@@ -235,7 +237,7 @@ int local_deliver_mbox(struct msg_attr a, struct usr_attr u)
     setup_copy(&j, &a, (local_cf.hdr_mask & DELIVER_HDR_FILE) != 0);
 
     struct local_child_result res;
-    local_child_run(&privs, mbox_step, &j, &res, 0, 0);
+    local_eugid_run(&privs, mbox_step, &j, &res, 0, 0);
     int status;
     if (res.outcome == DELIVER_SENT)
         status = local_sent(&a, "delivered to mailbox");
@@ -273,7 +275,7 @@ int local_deliver_file(struct msg_attr a, struct usr_attr u, const char *path)
     }
     size_t len = strlen(path);
     if (len > 0 && path[len - 1] == '/') {
-        int st = local_deliver_maildir(a, rights, path);
+        int st = local_deliver_maildir(a, rights, path, false);
         sbuf_free(&why);
         local_pw_free(&pw);
         return st;

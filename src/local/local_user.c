@@ -2,7 +2,11 @@
  * local_user.c - passwd lookups and the rights used for file and command deliveries.
  *
  * Lookups copy what they need out of the C library's buffers, so a
- * struct local_pw stays valid across further lookups. default_privs
+ * struct local_pw stays valid across further lookups. Lookups by name
+ * are remembered for the rest of one delivery request (the .forward
+ * search, the mailbox and default_privs each need the entry; the
+ * request loop calls local_pw_forget() before the next request, so a
+ * change to the passwd database is seen by the next message). default_privs
  * (local(8) DELIVERY RIGHTS) stands in when there is no user context or
  * the context is root: a root-owned alias file must not run commands as
  * root.
@@ -54,7 +58,35 @@ static size_t pw_bufsize(void)
     return n > 0 && n < 1024 * 1024 ? (size_t) n : 16384;
 }
 
-int local_pw_byname(const char *name, struct local_pw *pw)
+/* Recent lookups by name: found (1) or not (0); errors are not kept. */
+#define PW_CACHE_SIZE 4
+static struct pw_cache_entry {
+    sbuf    key;
+    int     found;
+    struct local_pw pw;
+} pw_cache[PW_CACHE_SIZE];
+static size_t pw_cache_used, pw_cache_next;
+
+static void pw_copy(struct local_pw *to, const struct local_pw *from)
+{
+    sbuf_set(&to->name, sbuf_str(&from->name));
+    sbuf_set(&to->home, sbuf_str(&from->home));
+    sbuf_set(&to->shell, sbuf_str(&from->shell));
+    to->uid = from->uid;
+    to->gid = from->gid;
+}
+
+void local_pw_forget(void)
+{
+    for (size_t i = 0; i < PW_CACHE_SIZE; i++) {
+        sbuf_free(&pw_cache[i].key);
+        local_pw_free(&pw_cache[i].pw);
+        pw_cache[i].found = 0;
+    }
+    pw_cache_used = pw_cache_next = 0;
+}
+
+static int pw_lookup_name(const char *name, struct local_pw *pw)
 {
     struct passwd pwbuf, *p = 0;
     size_t size = pw_bufsize();
@@ -70,6 +102,30 @@ int local_pw_byname(const char *name, struct local_pw *pw)
         xfree(buf);
         return rc;
     }
+}
+
+int local_pw_byname(const char *name, struct local_pw *pw)
+{
+    for (size_t i = 0; i < pw_cache_used; i++) {
+        struct pw_cache_entry *e = &pw_cache[i];
+        if (strcmp(sbuf_str(&e->key), name) == 0) {
+            if (e->found)
+                pw_copy(pw, &e->pw);
+            return e->found;
+        }
+    }
+    int rc = pw_lookup_name(name, pw);
+    if (rc >= 0) {
+        struct pw_cache_entry *e = &pw_cache[pw_cache_next];
+        pw_cache_next = (pw_cache_next + 1) % PW_CACHE_SIZE;
+        if (pw_cache_used < PW_CACHE_SIZE)
+            pw_cache_used++;
+        sbuf_set(&e->key, name);
+        e->found = rc;
+        if (rc > 0)
+            pw_copy(&e->pw, pw);
+    }
+    return rc;
 }
 
 int local_pw_byuid(uid_t uid, struct local_pw *pw)

@@ -271,6 +271,109 @@ def test_home_mailbox_file(env, users):
     assert os.stat(p).st_uid == users["hktbob"].pw_uid
 
 
+# ---- rights of mailbox steps (run in the local process with the user's ids) ----
+
+def _assert_users_file(path, pw, mode):
+    s = os.stat(path)
+    assert (s.st_uid, s.st_gid) == (pw.pw_uid, pw.pw_gid), path
+    assert stat.S_IMODE(s.st_mode) == mode, (path, oct(s.st_mode))
+
+
+def test_maildir_per_user_in_spool(env, users):
+    """mail_spool_directory ending in "/" (the benchmark's layout): one request,
+    two users; each Maildir is made by its user (0700) and each message file is
+    the user's (0600), with nothing left in tmp/."""
+    env.write_main_cf(mail_spool_directory=env.spool + "/")
+    st = env.deliver(["hktalice@example.jp", "hktbob@example.jp"])
+    assert [status_of(s) for s in st] == ["sent", "sent"], st
+    for u in ("hktalice", "hktbob"):
+        pw = users[u]
+        md = os.path.join(env.spool, u)
+        for sub in ("", "tmp", "new", "cur"):
+            _assert_users_file(os.path.join(md, sub), pw, 0o700)
+        files = os.listdir(os.path.join(md, "new"))
+        assert len(files) == 1
+        _assert_users_file(os.path.join(md, "new", files[0]), pw, 0o600)
+        assert os.listdir(os.path.join(md, "tmp")) == []
+        assert "Delivered-To: %s@example.jp" % u in open(os.path.join(md, "new", files[0])).read()
+
+
+def test_mailbox_steps_give_root_back(env, users):
+    """A spool directory only root may write: after each user's .forward search
+    (run as that user) the process is root again, creates the mailbox and gives
+    it to the user."""
+    os.chmod(env.spool, 0o755)
+    st = env.deliver(["hktalice@example.jp", "hktbob@example.jp"])
+    assert [status_of(s) for s in st] == ["sent", "sent"], st
+    for u in ("hktalice", "hktbob"):
+        _assert_users_file(os.path.join(env.spool, u), users[u], 0o600)
+        assert "Subject: test 1" in env.mailbox(u)
+
+
+def test_maildir_written_with_the_users_rights(env, users):
+    """A Maildir only root may write fails for its user (not written as root);
+    the next recipient of the same request is delivered as before."""
+    env.write_main_cf(home_mailbox="Maildir/")
+    alice, bob = users["hktalice"], users["hktbob"]
+    md = os.path.join(alice.pw_dir, "Maildir")
+    for sub in ("", "tmp", "new", "cur"):
+        os.makedirs(os.path.join(md, sub), exist_ok=True)
+        os.chmod(os.path.join(md, sub), 0o755)         # root's
+    st = env.deliver(["hktalice@example.jp", "hktbob@example.jp"])
+    assert status_of(st[0]) == "bounced", st
+    assert st[0]["dsn"] == "5.2.0"
+    assert st[0]["reason"].startswith("maildir delivery failed: create %s/tmp/" % md)
+    assert st[0]["reason"].endswith("Permission denied")
+    assert os.listdir(os.path.join(md, "new")) == [] and os.listdir(os.path.join(md, "tmp")) == []
+    assert "maildir access problem for UID/GID=%d/%d" % (alice.pw_uid, alice.pw_gid) in env.log()
+    assert status_of(st[1]) == "sent", st
+    new = os.path.join(bob.pw_dir, "Maildir", "new")
+    assert len(os.listdir(new)) == 1
+    _assert_users_file(os.path.join(new, os.listdir(new)[0]), bob, 0o600)
+
+
+def test_mbox_written_with_the_users_rights(env, users):
+    env.write_main_cf(home_mailbox="Mailbox")
+    alice, bob = users["hktalice"], users["hktbob"]
+    box = os.path.join(alice.pw_dir, "Mailbox")
+    open(box, "w").close()
+    os.chmod(box, 0o644)                                # root's: the user may not write
+    st = env.deliver(["hktalice@example.jp", "hktbob@example.jp"])
+    assert status_of(st[0]) == "bounced", st
+    assert "cannot open file %s: Permission denied" % box in st[0]["reason"]
+    assert os.path.getsize(box) == 0
+    assert not os.path.exists(box + ".lock")
+    assert status_of(st[1]) == "sent", st
+    _assert_users_file(os.path.join(bob.pw_dir, "Mailbox"), bob, 0o600)
+
+
+def test_dotforward_read_with_the_users_rights(env, users):
+    """A .forward the user cannot read (root's, mode 0600) is not read as root:
+    it is ignored with a warning and the mail goes to the mailbox."""
+    bob = users["hktbob"]
+    fwd = os.path.join(bob.pw_dir, ".forward")
+    with open(fwd, "w") as f:
+        f.write("far@remote.example\n")
+    os.chmod(fwd, 0o600)
+    st = env.deliver(["hktbob@example.jp"])
+    assert status_of(st[0]) == "sent", st
+    assert "Subject: test 1" in env.mailbox("hktbob")
+    assert "cannot open file %s: Permission denied" % fwd in env.log()
+
+
+def test_command_after_mailbox_steps(env, users):
+    """A command in the same request as mailbox steps still runs in a child
+    with default_privs only: uid, gid and groups of nobody, nothing of the user's."""
+    out = os.path.join(env.shared, "ids")
+    env.write_aliases('pipe: "|id -u > %s; id -G >> %s; cat > /dev/null"\n' % (out, out))
+    st = env.deliver(["hktalice@example.jp", "pipe@example.jp", "hktbob@example.jp"])
+    assert [status_of(s) for s in st] == ["sent", "sent", "sent"], st
+    nobody = pwd.getpwnam("nobody")
+    uid, groups = open(out).read().split("\n")[:2]
+    assert int(uid) == nobody.pw_uid
+    assert groups.split() == [str(nobody.pw_gid)]
+
+
 def test_unknown_user_bounces(env):
     st = env.deliver(["nosuchuser@example.jp"])
     assert status_of(st[0]) == "bounced", st
