@@ -226,6 +226,8 @@ static void read_config(void)
     qmgr.total_cap = qmgr.process_limit * 10;
     qmgr.initial_concurrency = (int) mail_conf_int("initial_destination_concurrency");
     qmgr.feedback_debug = mail_conf_bool("destination_concurrency_feedback_debug");
+    strv_init(&qmgr.defer_transports);
+    strv_split(&qmgr.defer_transports, mail_conf_str("defer_transports"), ", \t\r\n");
     /* Postfix caps the bounce lifetime at the message lifetime. */
     if (qmgr.bounce_lifetime > qmgr.max_lifetime)
         qmgr.bounce_lifetime = qmgr.max_lifetime;

@@ -35,6 +35,7 @@
 #include "qmgr/qmgr_feedback.h"
 #include "util/event.h"
 #include "util/sbuf.h"
+#include "util/strv.h"
 
 struct qmgr_message;
 struct qmgr_queue;
@@ -91,6 +92,7 @@ struct qmgr_message {
     bool    no_bounce;          /* null/double-bounce sender or a notification */
     bool    notify_failed;      /* a notification could not be queued: keep it */
     bool    finish_queued;      /* qmgr_message_finish is deferred */
+    bool    flushed;            /* brought in by a flush: defer_transports does not apply */
     enum qmgr_finish_step step;
     struct qmgr_message *prev, *next;
 };
@@ -137,6 +139,7 @@ struct qmgr_state {
     int     busy;               /* deliveries in flight */
     struct qmgr_transport *transports;
     bool    startup_scan;       /* first incoming scan: accept complete 0600 files */
+    bool    scan_flushed;       /* loading the messages of a flush (defer_transports off) */
     bool    more_incoming;      /* a scan stopped at a limit */
     bool    more_deferred;
     bool    scan_queued;
@@ -157,6 +160,7 @@ struct qmgr_state {
     int     initial_concurrency;
     bool    feedback_debug;     /* destination_concurrency_feedback_debug */
     bool    notify_2bounce;
+    strv    defer_transports;   /* transports that deliver only on a flush */
     char   *double_bounce;
     char   *bounce_service;
 };

@@ -319,6 +319,16 @@ static void filter_route(const struct qmgr_message *m, const struct qmgr_rcpt *r
     sbuf_set(&rr->nexthop, nexthop);
 }
 
+/* defer_transports: mail for these waits for a flush (sendmail -q,
+ * postqueue -f, postfix flush), as with Postfix's dial-up setups. */
+static bool deferred_transport(const char *transport)
+{
+    for (size_t i = 0; i < qmgr.defer_transports.n; i++)
+        if (strcmp(qmgr.defer_transports.v[i], transport) == 0)
+            return true;
+    return false;
+}
+
 /* Resolve and queue every pending recipient. */
 static void queue_recipients(struct qmgr_message *m)
 {
@@ -347,6 +357,10 @@ static void queue_recipients(struct qmgr_message *m)
             qmgr_rcpt_defer(r, "4.3.5", "mail transport unavailable");
             continue;
         }
+        if (!m->flushed && deferred_transport(transport)) {
+            qmgr_rcpt_defer(r, "4.3.2", "deferred transport");
+            continue;
+        }
         struct qmgr_transport *tr = qmgr_transport_get(transport);
         const char *name = tr->rcpt_limit == 1 ? r->address : sbuf_str(&rr.nexthop);
         struct qmgr_queue *q = qmgr_queue_get(tr, name, sbuf_str(&rr.nexthop));
@@ -366,6 +380,7 @@ int qmgr_message_load(const char *id)
     struct qmgr_message *m = xcalloc(1, sizeof(*m));
     snprintf(m->id, sizeof(m->id), "%s", id);
     m->warn_offset = -1;
+    m->flushed = qmgr.scan_flushed;
     gettimeofday(&m->active, 0);
     sbuf why = SBUF_INIT;
     int rc = read_envelope(qf, m, &why);

@@ -170,6 +170,7 @@ void qmgr_scan_deferred(bool flush)
     strv names = {0};
     strv_init(&names);
     qmgr.more_deferred = false;
+    qmgr.scan_flushed = flush;
     time_t now = time(0);
     if (list_queue(QUEUE_DEFERRED, &names) == 0) {
         for (size_t i = 0; i < names.n; i++) {
@@ -204,5 +205,6 @@ void qmgr_scan_deferred(bool flush)
             activate(id);
         }
     }
+    qmgr.scan_flushed = false;
     strv_free(&names);
 }

@@ -524,3 +524,26 @@ def test_dead_destination_revives_after_minimal_backoff_time(dq):
         dq.wait_log(rf"{qid}: to=<[^>]*@dead\.test>, relay=127\.0\.0\.3\[127\.0\.0\.3\]:\d+, "
                     rf"{DELAYS}, dsn=2\.0\.0, status=sent", timeout=60)
     assert len(r.dead.transactions()) == len(ids)
+
+
+# ---------------------------------------------------------------- defer_transports
+
+def test_defer_transports_wait_for_a_flush(q):
+    # Dial-up style: mail for the smtp transport waits until someone flushes.
+    sink = q.dest.up()
+    q.write_main_cf(defer_transports="smtp")
+    q.start()
+    qid = submit(q, "app@example.jp", ["someone@remote.test"], subject="wait for the flush")
+    q.wait_log(rf"postfix/qmgr\[\d+\]: {qid}: to=<someone@remote\.test>, relay=none, {DELAYS}, "
+               rf"dsn=4\.3\.2, status=deferred \(deferred transport\)")
+    wait_for(lambda: in_queue(q, qid) == "deferred", what="the message in deferred/")
+    assert "(deferred transport)" in mailq(q)
+    # Local mail is not held.
+    local = submit(q, "app@example.jp", [SENDER], subject="local goes on")
+    q.wait_log(rf"postfix/local\[\d+\]: {local}: to=<{re.escape(SENDER)}>, relay=local, "
+               r".*status=sent")
+    assert sink.transactions() == []
+    q.cmd("postqueue", "-f")
+    q.wait_log(rf"postfix/smtp\[\d+\]: {qid}: to=<someone@remote\.test>, relay={q.dest.relay}, "
+               rf"{DELAYS}, dsn=2\.0\.0, status=sent")
+    assert [t["rcpts"] for t in sink.transactions()] == [["someone@remote.test"]]
