@@ -188,12 +188,14 @@ def wait_for(fn, timeout=20, what="condition"):
 # ---- test users ----
 
 @contextlib.contextmanager
-def make_users(*names):
-    """Create system users (names must start with hkt); yields {name: pwd entry}."""
+def make_users(*names, lock_name="hk-e2e-test-users"):
+    """Create system users (names must start with hkt); yields {name: pwd entry}.
+    Runs from other build trees that use the same names take turns through
+    /tmp/LOCK_NAME.lock (one lock name per set of user names)."""
     assert all(n.startswith("hkt") for n in names)
     if os.geteuid() != 0 or not shutil.which("useradd"):
         pytest.skip("creating test users needs root and useradd")
-    lock = open("/tmp/hk-e2e-test-users.lock", "w")
+    lock = open(f"/tmp/{lock_name}.lock", "w")
     deadline = time.monotonic() + 400
     while True:
         try:
