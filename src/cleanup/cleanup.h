@@ -106,6 +106,10 @@ struct cleanup_state {
     mime_state *mime;           /* the MIME parser, from the first content byte */
     int     mime_errs;          /* MIME_ERR_* so far */
     sbuf    body;               /* body bytes waiting for a BODY record */
+    bool    mid_line;           /* the content passed on so far ends inside a line */
+    bool    body_8bit_check;    /* the MIME parser reports 8-bit text in 7-bit bodies */
+    uint64_t seg_next;          /* offset in its body segment of the next body piece */
+    bool    passthrough;        /* the rest is plain body: stored without line parsing */
     uint64_t input_size;        /* content bytes received */
     uint64_t content_size;      /* header + separator + body bytes stored */
     off_t   content_offset;

@@ -54,6 +54,13 @@ bool cleanup_checks_header_tables(void)
     return ctab.header || ctab.mime || ctab.nested;
 }
 
+bool cleanup_checks_body_done(const struct cleanup_state *st, uint64_t offset)
+{
+    long long limit = cleanup_par.body_checks_size_limit;
+    return !ctab.body || !(st->flags & CLEANUP_FLAG_FILTER)
+        || (limit > 0 && offset >= (uint64_t) limit);
+}
+
 bool cleanup_checks_changed(void)
 {
     maps *all[] = {ctab.header, ctab.mime, ctab.nested, ctab.body};

@@ -76,6 +76,10 @@ void cleanup_checks_init(void);
 bool cleanup_checks_changed(void);
 /* True when any header table is in use (MIME nesting errors are then reported). */
 bool cleanup_checks_header_tables(void);
+/* True when body_checks will look at no body piece of the current
+ * segment from offset on: no table, inspection off for this message
+ * (CLEANUP_FLAG_FILTER cleared), or past body_checks_size_limit. */
+bool cleanup_checks_body_done(const struct cleanup_state *st, uint64_t offset);
 /* "host[addr]" of an SMTP client, "local" otherwise (log lines). */
 void cleanup_log_origin(const struct cleanup_state *st, sbuf *out);
 

@@ -28,6 +28,16 @@
  * Postfix does). Stray CR characters (not part of CR LF) become spaces
  * when cleanup_replace_stray_cr_lf is set; every stored line ends in LF.
  *
+ * PASS-THROUGH. Once the parser is in the body of the message itself at
+ * depth 0 (after the primary headers of a message that is not multipart
+ * or message/rfc822, or in the epilogue after its outermost multipart
+ * ended), nothing that follows can be a header or a boundary: every
+ * further byte would come out of the parser unchanged as body text of
+ * the same segment. When nothing else looks at those lines either (no
+ * body_checks for them, no strict 8-bit body check), the rest of the
+ * content is stored as it arrives, in blocks, with the same bytes as the
+ * line-by-line path (stray CRs included) and no per-line work.
+ *
  * NOT HERE: what happens to one primary header (cleanup_header.c), table
  * lookups and verdicts (cleanup_checks.c).
  */
@@ -64,6 +74,34 @@ static void body_store(struct cleanup_state *st, const char *s, size_t n)
     sbuf_add(&st->body, s, n);
     if (st->body.len >= BODY_RECORD_SIZE)
         body_flush(st);
+}
+
+/* Store a block of body bytes: records of at most BODY_RECORD_SIZE, a
+ * big block with nothing pending is written as its own record (no copy). */
+static void body_store_block(struct cleanup_state *st, const char *s, size_t n)
+{
+    if (cleanup_failed(st) || n == 0)
+        return;
+    st->content_size += n;
+    if (st->body.len == 0 && n >= BODY_RECORD_SIZE / 2) {
+        while (n > 0) {
+            size_t k = n < BODY_RECORD_SIZE ? n : BODY_RECORD_SIZE;
+            cleanup_put(st, QREC_BODY, s, k);
+            s += k;
+            n -= k;
+        }
+        return;
+    }
+    while (n > 0) {
+        size_t k = BODY_RECORD_SIZE - st->body.len;
+        if (k > n)
+            k = n;
+        sbuf_add(&st->body, s, k);
+        s += k;
+        n -= k;
+        if (st->body.len >= BODY_RECORD_SIZE)
+            body_flush(st);
+    }
 }
 
 /* Store a line from a PREPEND or REPLACE verdict (it gets its LF). */
@@ -109,6 +147,7 @@ static void on_header_end(void *ctx)
 static void on_body(void *ctx, const char *text, size_t len, uint64_t offset)
 {
     struct cleanup_state *st = ctx;
+    st->seg_next = offset + len;
     if (cleanup_failed(st))
         return;
     struct cleanup_verdict v = {CLEANUP_ACT_NONE, SBUF_INIT};
@@ -164,8 +203,10 @@ static void mime_start(struct cleanup_state *st)
         /* Strictness only for mail that is inspected at all (Postfix). */
         if (p->strict_8bitmime || p->strict_7bit_headers)
             options |= MIME_OPT_REPORT_8BIT_IN_HEADER;
-        if (p->strict_8bitmime || p->strict_8bitmime_body)
+        if (p->strict_8bitmime || p->strict_8bitmime_body) {
             options |= MIME_OPT_REPORT_8BIT_IN_7BIT_BODY;
+            st->body_8bit_check = true;
+        }
         if (p->strict_mime_encoding_domain)
             options |= MIME_OPT_REPORT_ENCODING_DOMAIN;
         if ((options & ~MIME_OPT_REPORT_TRUNC_HEADER) || cleanup_checks_header_tables())
@@ -181,14 +222,19 @@ static void mime_start(struct cleanup_state *st)
 static void process_piece(struct cleanup_state *st, char *s, size_t n)
 {
     if (cleanup_par.replace_stray_cr) {
+        /* Only the CR of a final CR LF stays (a piece ends at its LF). */
         size_t keep = n >= 2 && s[n - 1] == '\n' && s[n - 2] == '\r' ? n - 2 : (size_t) -1;
-        for (size_t i = 0; i < n; i++)
-            if (s[i] == '\r' && i != keep)
-                s[i] = ' ';
+        for (char *cr = memchr(s, '\r', n); cr; ) {
+            size_t i = (size_t) (cr - s);
+            if (i != keep)
+                *cr = ' ';
+            cr = i + 1 < n ? memchr(cr + 1, '\r', n - i - 1) : 0;
+        }
     }
     if (!st->mime)
         mime_start(st);
     st->mime_errs = mime_state_update(st->mime, s, n);
+    st->mid_line = n > 0 && s[n - 1] != '\n';
 }
 
 static void finish_line(struct cleanup_state *st)
@@ -197,6 +243,53 @@ static void finish_line(struct cleanup_state *st)
         sbuf_addc(&st->line, '\n');
     process_piece(st, st->line.s, st->line.len);
     sbuf_reset(&st->line);
+}
+
+/* May the rest of the content bypass line parsing (PASS-THROUGH above)?
+ * Asked between lines; once true it stays true for the message. */
+static bool passthrough_ok(const struct cleanup_state *st)
+{
+    return st->headers_done && st->mime && st->line.len == 0
+        && mime_state_depth(st->mime) == 0
+        && (!st->body_8bit_check || (st->mime_errs & MIME_ERR_8BIT_IN_7BIT_BODY))
+        && cleanup_checks_body_done(st, st->seg_next);
+}
+
+/*
+ * PASS-THROUGH: the bytes go to BODY records as they are, except that a
+ * stray CR becomes a space with cleanup_replace_stray_cr_lf, exactly as
+ * process_piece() would have done: a CR followed by LF stays, and a CR
+ * at the end of the block waits in st->line for the next byte.
+ */
+static void passthrough(struct cleanup_state *st, const char *p, size_t n)
+{
+    const char *end = p + n;
+    if (n == 0)
+        return;
+    if (!cleanup_par.replace_stray_cr) {
+        body_store_block(st, p, n);
+        st->mid_line = end[-1] != '\n';
+        return;
+    }
+    if (st->line.len) {                 /* the CR that ended the last block */
+        sbuf_reset(&st->line);
+        body_store_block(st, *p == '\n' ? "\r" : " ", 1);
+    }
+    while (p < end) {
+        const char *cr = memchr(p, '\r', (size_t) (end - p));
+        if (!cr) {
+            body_store_block(st, p, (size_t) (end - p));
+            break;
+        }
+        body_store_block(st, p, (size_t) (cr - p));
+        if (cr + 1 == end) {
+            sbuf_addc(&st->line, '\r');
+            break;
+        }
+        body_store_block(st, cr[1] == '\n' ? "\r" : " ", 1);
+        p = cr + 1;
+    }
+    st->mid_line = end[-1] != '\n';
 }
 
 void cleanup_content_data(struct cleanup_state *st, const char *buf, size_t len)
@@ -213,6 +306,10 @@ void cleanup_content_data(struct cleanup_state *st, const char *buf, size_t len)
     size_t max = piece_limit();
     const char *p = buf, *end = buf + len;
     while (p < end && !cleanup_failed(st)) {
+        if (st->passthrough) {
+            passthrough(st, p, (size_t) (end - p));
+            return;
+        }
         /* Here st->line holds less than max bytes of an unfinished line. */
         const char *nl = memchr(p, '\n', (size_t) (end - p));
         size_t n = nl ? (size_t) (nl - p) + 1 : (size_t) (end - p);
@@ -233,7 +330,11 @@ void cleanup_content_data(struct cleanup_state *st, const char *buf, size_t len)
             sbuf_reset(&st->line);
             if (keep)
                 sbuf_addc(&st->line, '\r');
+        } else {
+            continue;                   /* the line goes on in the next data */
         }
+        if (st->headers_done && passthrough_ok(st))
+            st->passthrough = true;
     }
 }
 
@@ -243,8 +344,18 @@ void cleanup_content_end(struct cleanup_state *st)
         cleanup_env_flush(st);
     if (cleanup_failed(st))
         return;
-    if (st->line.len)
-        finish_line(st);            /* a last line without LF gets one */
+    /* A last line without LF gets one. */
+    if (st->passthrough) {
+        if (st->line.len)           /* a final CR: CR LF, as finish_line makes it */
+            body_store_block(st, "\r\n", 2);
+        else if (st->mid_line)
+            body_store_block(st, "\n", 1);
+        sbuf_reset(&st->line);
+    } else if (st->line.len) {
+        finish_line(st);
+    } else if (st->mid_line) {
+        process_piece(st, (char[]) {'\n'}, 1);     /* it ended exactly at a piece's end */
+    }
     if (!st->mime)
         mime_start(st);
     st->mime_errs = mime_state_end(st->mime);

@@ -30,8 +30,13 @@ struct cleanup_client {
     bool    failed;
     char    queue_id[64];       /* for cleanup_orphan_settle() */
     attr_list req;              /* reused for every request */
-    sbuf    enc;                /* encoded request */
 };
+
+/* The encoded request, kept from message to message: a data request is
+ * 64 KiB, and a buffer made anew for every message costs fresh pages
+ * each time. Only send_buffered() uses it, from encoding to writing. */
+static sbuf enc;
+#define ENC_KEEP_MAX (2 * CLEANUP_DATA_MAX + 4096)
 
 static const struct {
     int     bit;
@@ -71,7 +76,6 @@ static void client_free(cleanup_client *cc)
     if (cc->s)
         vstream_close(cc->s);
     attr_list_free(&cc->req);
-    sbuf_free(&cc->enc);
     xfree(cc);
 }
 
@@ -80,12 +84,14 @@ static void send_buffered(cleanup_client *cc)
 {
     if (cc->failed)
         return;
-    sbuf_reset(&cc->enc);
-    attr_encode(&cc->enc, &cc->req);
-    if (vstream_write(cc->s, cc->enc.s, cc->enc.len) < 0) {
+    sbuf_reset(&enc);
+    attr_encode(&enc, &cc->req);
+    if (vstream_write(cc->s, enc.s, enc.len) < 0) {
         cc->failed = true;
         msg_warn("cleanup: write request: %s", strerror(vstream_errno(cc->s)));
     }
+    if (enc.cap > ENC_KEEP_MAX)
+        sbuf_free(&enc);
 }
 
 static void start_request(cleanup_client *cc, const char *name)

@@ -8,6 +8,9 @@
  * 5321 4.5.2), and a line longer than smtp_line_length_limit is broken
  * by inserting CRLF SPACE (as Postfix does: the least harm to MIME). The
  * content ends at QREC_EXTRACTED or QREC_END; then "." ends the data.
+ * The conversion works on runs of bytes between line ends and folds, and
+ * the result goes out in writes of 32 KiB or more (vstream sends a write
+ * that big straight from our buffer, which is kept for the next message).
  *
  * Not here: header or body rewriting (smtp_generic_maps, header checks),
  * MIME conversion (8BITMIME to 7bit).
@@ -18,7 +21,10 @@
 #include "smtp/smtp.h"
 #include "util/msg.h"
 
-#define CHUNK 8192
+#define CHUNK 32768     /* converted bytes collected before each write */
+#define SLICE 16384     /* record bytes converted at a time (the output stays
+                         * within about CHUNK + 2 * SLICE bytes) */
+#define KEEP_MAX (128 * 1024)      /* buffer capacity kept for the next message */
 
 void smtp_body_init(struct smtp_body *b, size_t limit)
 {
@@ -27,26 +33,43 @@ void smtp_body_init(struct smtp_body *b, size_t limit)
     b->bol = true;
 }
 
+/*
+ * Whole runs at a time: up to the next LF, cut where the line reaches the
+ * limit. Per byte, the rule is: an LF ends the line (CRLF); before a byte
+ * that would go past the limit comes CRLF SPACE; a "." that starts a line
+ * is doubled. The fold check comes before the dot check, and a folded
+ * line starts with the SPACE, so only a byte at column 0 can need a dot.
+ */
 void smtp_body_put(struct smtp_body *b, const char *p, size_t n, sbuf *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '\n') {
+    const char *end = p + n;
+    while (p < end) {
+        const char *lf = memchr(p, '\n', (size_t) (end - p));
+        const char *stop = lf ? lf : end;
+        while (p < stop) {
+            if (b->limit && b->col >= b->limit) {
+                sbuf_add(out, "\r\n ", 3);
+                b->col = 1;
+                b->bol = false;
+            }
+            if (b->bol && *p == '.')        /* RFC 5321 4.5.2 transparency */
+                sbuf_addc(out, '.');
+            /* After a fold the byte goes out even when limit is 1. */
+            size_t run = (size_t) (stop - p);
+            size_t room = b->limit > b->col ? b->limit - b->col : 1;
+            if (b->limit && run > room)
+                run = room;
+            sbuf_add(out, p, run);
+            b->col += run;
+            b->bol = false;
+            p += run;
+        }
+        if (lf) {
             sbuf_add(out, "\r\n", 2);
             b->col = 0;
             b->bol = true;
-            continue;
+            p = lf + 1;
         }
-        if (b->limit && b->col >= b->limit) {
-            sbuf_add(out, "\r\n ", 3);
-            b->col = 1;
-            b->bol = false;
-        }
-        if (b->bol && c == '.')         /* RFC 5321 4.5.2 transparency */
-            sbuf_addc(out, '.');
-        sbuf_addc(out, c);
-        b->col++;
-        b->bol = false;
     }
 }
 
@@ -86,7 +109,11 @@ int smtp_send_content(struct smtp_state *st, struct smtp_session *s, struct smtp
     if (qfile_seek(st->qf, st->content_offset) < 0)
         return damaged(st, s, why);
 
-    sbuf rec = SBUF_INIT, chunk = SBUF_INIT;
+    /* Kept from message to message: no allocation and no fresh pages
+     * for every message (dropped when a huge record made them big). */
+    static sbuf rec, chunk;
+    sbuf_reset(&rec);
+    sbuf_reset(&chunk);
     bool in_headers = true, ended = false;
     int rc = 0;
     while (!ended) {
@@ -113,7 +140,12 @@ int smtp_send_content(struct smtp_state *st, struct smtp_session *s, struct smtp
                 smtp_body_put(&body, "\n", 1, &chunk);
                 in_headers = false;
             }
-            smtp_body_put(&body, rec.s, rec.len, &chunk);
+            for (size_t off = 0; off < rec.len && rc == 0; off += SLICE) {
+                size_t n = rec.len - off < SLICE ? rec.len - off : SLICE;
+                smtp_body_put(&body, rec.s + off, n, &chunk);
+                if (chunk.len >= CHUNK && send_chunk(s, &chunk, why) < 0)
+                    rc = -1;
+            }
             break;
         case QREC_EXTRACTED:
         case QREC_END:
@@ -145,7 +177,9 @@ int smtp_send_content(struct smtp_state *st, struct smtp_session *s, struct smtp
             rc = -1;
         }
     }
-    sbuf_free(&rec);
-    sbuf_free(&chunk);
+    if (rec.cap > KEEP_MAX)
+        sbuf_free(&rec);
+    if (chunk.cap > KEEP_MAX)
+        sbuf_free(&chunk);
     return rc;
 }

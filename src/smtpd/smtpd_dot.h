@@ -2,8 +2,9 @@
  * smtpd_dot.h - the DATA reader's line state machine: end-of-data and
  * dot-unstuffing (RFC 5321 4.1.1.4, 4.5.2), and the SMTP smuggling defence.
  *
- * The caller reads the message with vstream_get_line() and passes each
- * line (without its terminator) and how it ended (VSTREAM_LINE_CRLF,
+ * The caller reads the message with vstream_get_line() or, without
+ * copying, vstream_get_line_ref() (the same lines), and passes each line
+ * (without its terminator) and how it ended (VSTREAM_LINE_CRLF,
  * VSTREAM_LINE_LF or VSTREAM_LINE_LONG). The state machine says whether
  * the line is content (and how many leading bytes to drop: the stuffed
  * dot), the end of the data, or a line to drop.

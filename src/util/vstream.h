@@ -44,7 +44,10 @@
  * write(2) would (bytes, 0 for EOF on read, -1 with errno; a timeout is
  * -1 with errno ETIMEDOUT). It must not return -1/EAGAIN: it does its own
  * waiting. The default hook polls, then reads or sends (MSG_NOSIGNAL on
- * sockets, so a closed peer is EPIPE, never SIGPIPE).
+ * sockets, so a closed peer is EPIPE, never SIGPIPE); on a socket it
+ * first tries to send without waiting, and during a bulk read (the last
+ * read filled its room) to receive without waiting, so a busy stream
+ * costs one system call per transfer instead of two.
  *
  * NOT HERE: no character set or SMTP knowledge, no line length policy
  * (the caller passes max), no thread safety (one stream, one thread).
@@ -82,7 +85,9 @@ enum {
     VSTREAM_LINE_EOF = 4,       /* data then end of file, no terminator (EOF flag set) */
 };
 
-#define VSTREAM_BUFSIZE 8192    /* input and output buffer size */
+#define VSTREAM_BUFSIZE 8192    /* input and output buffer size, unless changed */
+#define VSTREAM_BUFSIZE_MIN 64
+#define VSTREAM_BUFSIZE_MAX (16 * 1024 * 1024)
 
 /* Wrap fd (not duplicated; owned by the stream until close/detach). */
 vstream *vstream_open(int fd);
@@ -91,6 +96,16 @@ int vstream_close(vstream *s);
 /* Free the stream without flushing or closing; returns the descriptor.
  * Unread input and unflushed output are lost (flush first). */
 int vstream_detach(vstream *s);
+
+/* Resize the input and the output buffer (VSTREAM_BUFSIZE_MIN..MAX
+ * bytes; 0 leaves that one alone; anything else is a program bug).
+ * Buffered data is kept: a buffer never shrinks below what it holds. A
+ * bulk reader of lines (SMTP DATA) wants a big input buffer: fewer
+ * system calls, and more lines found in place by vstream_get_line_ref.
+ * Big writes need no big output buffer (see output below). */
+void vstream_set_bufsize(vstream *s, size_t rsize, size_t wsize);
+size_t vstream_bufsize(const vstream *s);       /* input buffer size */
+size_t vstream_wbufsize(const vstream *s);      /* output buffer size */
 
 int  vstream_fd(const vstream *s);
 void vstream_set_timeout(vstream *s, int timeout_ms);
@@ -112,11 +127,20 @@ void vstream_clearerr(vstream *s);
 /* Read one line into line (reset first), at most max (>= 1) bytes of
  * content; returns a VSTREAM_LINE_* value (see LINES above). */
 int vstream_get_line(vstream *s, sbuf *line, size_t max);
+/* As vstream_get_line, without copying when it can: *line and *len
+ * receive the line (without its terminator), which lies in the stream's
+ * input buffer, or in spill (reset first) when it did not fit there or
+ * input ended first. Same return values and the same line boundaries as
+ * vstream_get_line(s, ..., max) on the same input. *line is valid until
+ * the next operation on s or on spill; it is not NUL-terminated. */
+int vstream_get_line_ref(vstream *s, sbuf *spill, size_t max, const char **line,
+                         size_t *len);
 /* Discard input up to and including the next LF. 0, or -1 on EOF/timeout/error. */
 int vstream_skip_line(vstream *s);
 /* One byte (0..255), or -1 on EOF/timeout/error. */
 int vstream_getc(vstream *s);
-/* Exactly n bytes into buf. 0, or -1 (EOF before n bytes sets the EOF flag). */
+/* Exactly n bytes into buf. 0, or -1 (EOF before n bytes sets the EOF flag).
+ * With nothing buffered, n >= the buffer size goes straight into buf. */
 int vstream_read_exact(vstream *s, void *buf, size_t n);
 /* Exactly n bytes appended to b. 0 or -1; on -1, b holds what arrived. */
 int vstream_read_append(vstream *s, sbuf *b, size_t n);
@@ -131,7 +155,10 @@ int vstream_input_waiting(vstream *s);
 /* Drop buffered input; returns how many bytes were dropped. */
 size_t vstream_purge_input(vstream *s);
 
-/* ---- output (buffered; 0 or -1 when the stream is in error) ---- */
+/* ---- output (buffered; 0 or -1 when the stream is in error) ----
+ * A write that does not fit in the buffer tops it up and sends it; a
+ * rest of at least the buffer size is then sent from the caller's memory
+ * at once (bytes keep their order; only smaller rests stay buffered). */
 
 int vstream_write(vstream *s, const void *buf, size_t n);
 int vstream_puts(vstream *s, const char *str);          /* no newline added */

@@ -821,6 +821,257 @@ static void test_service_roundtrip(void **state)
     sbuf_free(&reason);
 }
 
+/* ---- pass-through of the body (no line parsing) ---- */
+
+/* Body records joined, the size record's content_size, and the status. */
+struct stored {
+    int     status;
+    sbuf    body;
+    uint64_t content_size;
+    bool    passthrough;        /* the message went into pass-through */
+};
+
+static void store_one(const char *content, size_t len, size_t chunk, int flags,
+                      struct stored *out)
+{
+    char id[32];
+    struct cleanup_state *st = cleanup_state_open(flags);
+    snprintf(id, sizeof(id), "%s", st->queue_id);
+    cleanup_env_sender(st, "a@example.org");
+    cleanup_env_rcpt(st, "x@example.org", 0, 0, 0);
+    size_t step = chunk ? chunk : (len ? len : 1);
+    for (size_t off = 0; off < len; off += step)
+        cleanup_content_data(st, content + off, len - off < step ? len - off : step);
+    out->passthrough = st->passthrough;
+    out->status = cleanup_commit_message(st);
+    cleanup_state_free(st);
+    sbuf_reset(&out->body);
+    out->content_size = 0;
+    if (out->status != CLEANUP_STAT_OK)
+        return;
+    struct qf f;
+    assert_int_equal(read_queue_file(QUEUE_INCOMING, id, &f), 0);
+    for (size_t i = 0; i < f.n; i++) {
+        if (f.r[i].type == QREC_BODY)
+            sbuf_add(&out->body, f.r[i].data, f.r[i].len);
+    }
+    out->content_size = f.sz.content_size;
+    qf_free(&f);
+}
+
+/* A table that never matches: body_checks look at every line, so the
+ * line-by-line path runs all the way (the reference). */
+static void config_reference(const char *extra)
+{
+    char b[700];
+    snprintf(b, sizeof(b), "body_checks = regexp:%s",
+             fixture_write("never", "/^NEVER-MATCHES-THIS-LINE$/ REJECT\n"));
+    config(b, "body_checks_size_limit = 0", extra);
+    cleanup_checks_init();
+}
+
+static void config_plain(const char *extra)
+{
+    config("body_checks =", extra, 0);
+    cleanup_checks_init();
+}
+
+/* The content stored with and without pass-through is the same, for
+ * every chunking. */
+static void same_both_ways(const char *content, size_t len, const char *extra, bool expect_pass)
+{
+    static const size_t chunks[] = {0, 1, 2, 3, 7, 64, 1000, 4096, 65536};
+    struct stored ref = {0, SBUF_INIT, 0, false}, got = {0, SBUF_INIT, 0, false};
+    config_reference(extra);
+    store_one(content, len, 0, CLEANUP_FLAG_MASK_DEFAULT, &ref);
+    assert_false(ref.passthrough);
+    config_plain(extra);
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        store_one(content, len, chunks[c], CLEANUP_FLAG_MASK_DEFAULT, &got);
+        assert_int_equal(got.status, ref.status);
+        if (got.passthrough != expect_pass)
+            fail_msg("chunk %zu: pass-through %d, expected %d", chunks[c], got.passthrough,
+                     expect_pass);
+        assert_int_equal(got.body.len, ref.body.len);
+        assert_memory_equal(got.body.s, ref.body.s, ref.body.len);
+        assert_int_equal(got.content_size, ref.content_size);
+    }
+    sbuf_free(&ref.body);
+    sbuf_free(&got.body);
+}
+
+static void test_passthrough_same_content(void **state)
+{
+    (void) state;
+    const char *hdr = "From: a@example.org\nTo: x@example.org\nDate: today\n"
+                      "Message-ID: <m@example.org>\nSubject: pass\n\n";
+    sbuf c = SBUF_INIT;
+
+    /* Many short lines, stray CRs, CR LF, a CR at every possible chunk
+     * boundary, dots, empty lines, a boundary-like line, a last line
+     * without LF. */
+    sbuf_set(&c, hdr);
+    for (int i = 0; i < 3000; i++) {
+        sbuf_printf(&c, "line %d", i);
+        if (i % 7 == 0)
+            sbuf_adds(&c, "\rstray");
+        if (i % 11 == 0)
+            sbuf_adds(&c, "\r");            /* CR LF */
+        if (i % 13 == 0)
+            sbuf_adds(&c, "\n.\n--q\n\n\r\r");
+        sbuf_addc(&c, '\n');
+    }
+    sbuf_adds(&c, "last line without LF");
+    same_both_ways(c.s, c.len, 0, true);
+    same_both_ways(c.s, c.len, "cleanup_replace_stray_cr_lf = no", true);
+
+    /* Ends in a CR: it is kept and gets its LF. */
+    sbuf_set(&c, hdr);
+    sbuf_adds(&c, "body\nends in CR\r");
+    same_both_ways(c.s, c.len, 0, true);
+
+    /* A last line of exactly line_length_limit bytes without LF: stored
+     * with an LF, like any last line. */
+    sbuf_set(&c, hdr);
+    for (int i = 0; i < 2048; i++)
+        sbuf_addc(&c, 'L');
+    same_both_ways(c.s, c.len, 0, true);
+    struct stored got = {0, SBUF_INIT, 0, false};
+    store_one(c.s, c.len, 0, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.body.len, 2049);
+    assert_int_equal(got.body.s[2048], '\n');
+
+    /* Very long lines, with CRs at piece boundaries (line_length_limit). */
+    sbuf_set(&c, hdr);
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < 5000 + k; i++)
+            sbuf_addc(&c, i % 2047 == 0 ? '\r' : 'x');
+        sbuf_adds(&c, "\r\n");
+    }
+    same_both_ways(c.s, c.len, 0, true);
+
+    /* No body at all (pass-through from the empty line on); an empty
+     * body line only; headers only, without the empty line. */
+    sbuf_set(&c, hdr);
+    same_both_ways(c.s, c.len, 0, true);
+    sbuf_adds(&c, "\n");
+    same_both_ways(c.s, c.len, 0, true);
+    sbuf_set(&c, hdr);
+    sbuf_truncate(&c, c.len - 1);
+    same_both_ways(c.s, c.len, 0, false);
+    sbuf_free(&c);
+    sbuf_free(&got.body);
+}
+
+/* Where MIME structure can still come, the parser keeps seeing every
+ * line; pass-through starts only after the outermost multipart ended. */
+static void test_passthrough_mime(void **state)
+{
+    (void) state;
+    sbuf c = SBUF_INIT;
+    sbuf_set(&c, "From: a@example.org\nTo: x@example.org\nDate: today\n"
+                 "Message-ID: <m@example.org>\nMIME-Version: 1.0\n"
+                 "Content-Type: multipart/mixed; boundary=\"b1\"\n\npreamble\n"
+                 "--b1\nContent-Type: text/plain\n\npart one\r\nstray\rCR\n"
+                 "--b1\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner body\n"
+                 "--b1--\n");
+    for (int i = 0; i < 500; i++)
+        sbuf_printf(&c, "epilogue %d\r\n--b1\n\n", i);
+    same_both_ways(c.s, c.len, 0, true);
+
+    /* An attached message at the top: never pass-through (depth 1). */
+    sbuf_set(&c, "From: a@example.org\nTo: x@example.org\nDate: today\n"
+                 "Message-ID: <m@example.org>\nContent-Type: message/rfc822\n\n"
+                 "Subject: inner\n\nbody\n");
+    same_both_ways(c.s, c.len, 0, false);
+
+    /* disable_mime_input_processing: the body is plain at once. */
+    sbuf_set(&c, "From: a@example.org\nTo: x@example.org\nDate: today\n"
+                 "Message-ID: <m@example.org>\n"
+                 "Content-Type: multipart/mixed; boundary=b1\n\n--b1\n\nx\n--b1--\n");
+    same_both_ways(c.s, c.len, "disable_mime_input_processing = yes", true);
+    sbuf_free(&c);
+}
+
+/* Checks that still have something to look at keep the line path. */
+static void test_passthrough_checks(void **state)
+{
+    (void) state;
+    char b[700];
+    struct stored got = {0, SBUF_INIT, 0, false};
+    sbuf c = SBUF_INIT;
+    sbuf_set(&c, "Subject: x\n\n");
+    for (int i = 0; i < 100; i++)
+        sbuf_adds(&c, "0123456789\n");
+    sbuf_adds(&c, "spam\nmore\n");
+
+    /* body_checks within the size limit: no pass-through, the match counts. */
+    snprintf(b, sizeof(b), "body_checks = regexp:%s", fixture_write("spam", "/spam/ REJECT\n"));
+    config(b, "body_checks_size_limit = 0", 0);
+    cleanup_checks_init();
+    store_one(c.s, c.len, 100, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_CONT);
+    sbuf clean = SBUF_INIT;
+    sbuf_set(&clean, c.s);
+    clean.s[clean.len - 9] = '-';           /* "s-am": no match */
+    store_one(clean.s, clean.len, 100, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_OK);
+    assert_false(got.passthrough);
+    sbuf_free(&clean);
+    /* Past body_checks_size_limit nothing is checked: pass-through. */
+    config(b, "body_checks_size_limit = 500", 0);
+    cleanup_checks_init();
+    store_one(c.s, c.len, 100, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_OK);
+    assert_true(got.passthrough);
+    /* Without CLEANUP_FLAG_FILTER nothing is checked at all. */
+    config(b, "body_checks_size_limit = 0", 0);
+    cleanup_checks_init();
+    store_one(c.s, c.len, 100, CLEANUP_FLAG_MASK_DEFAULT & ~CLEANUP_FLAG_FILTER, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_OK);
+    assert_true(got.passthrough);
+
+    /* strict_8bitmime_body: 8-bit text late in a 7-bit body is still found. */
+    config("body_checks =", "strict_8bitmime_body = yes", 0);
+    cleanup_checks_init();
+    sbuf_set(&c, "Subject: x\n\n");
+    for (int i = 0; i < 1000; i++)
+        sbuf_adds(&c, "plain ascii line\n");
+    sbuf_adds(&c, "caf\xc3\xa9\n");
+    store_one(c.s, c.len, 4096, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_CONT);
+    /* ... and once it was reported, the rest may pass through. */
+    sbuf_set(&c, "Subject: x\n\ncaf\xc3\xa9\n");
+    for (int i = 0; i < 100; i++)
+        sbuf_adds(&c, "plain ascii line\n");
+    store_one(c.s, c.len, 4096, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_CONT);
+    assert_true(got.passthrough);
+    /* A body declared 8bit is not checked. */
+    sbuf_set(&c, "Content-Transfer-Encoding: 8bit\nSubject: x\n\n");
+    for (int i = 0; i < 100; i++)
+        sbuf_adds(&c, "plain ascii line\n");
+    sbuf_adds(&c, "caf\xc3\xa9\n");
+    store_one(c.s, c.len, 4096, CLEANUP_FLAG_MASK_DEFAULT, &got);
+    assert_int_equal(got.status, CLEANUP_STAT_OK);
+    sbuf_free(&c);
+    sbuf_free(&got.body);
+}
+
+/* Big messages: records of at most 64 KiB, written without a copy when
+ * the data comes in big blocks, and the size record right. */
+static void test_passthrough_big(void **state)
+{
+    (void) state;
+    sbuf c = SBUF_INIT;
+    sbuf_set(&c, "From: a@example.org\nTo: x@example.org\nDate: today\n"
+                 "Message-ID: <m@example.org>\nSubject: big\n\n");
+    while (c.len < 1024 * 1024 + 333)
+        sbuf_printf(&c, "%078zu\n", c.len);
+    same_both_ways(c.s, c.len, 0, true);
+    sbuf_free(&c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -840,6 +1091,10 @@ int main(void)
         cmocka_unit_test(test_hdr_addr_scan),
         cmocka_unit_test(test_is_header),
         cmocka_unit_test_setup(test_service_roundtrip, setup),
+        cmocka_unit_test_setup(test_passthrough_same_content, setup),
+        cmocka_unit_test_setup(test_passthrough_mime, setup),
+        cmocka_unit_test_setup(test_passthrough_checks, setup),
+        cmocka_unit_test_setup(test_passthrough_big, setup),
     };
     return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -321,6 +321,72 @@ static void test_body(void **state)
     sbuf_free(&out);
 }
 
+/* The conversion as a byte-at-a-time reference: LF -> CRLF; before a
+ * byte past the limit CRLF SPACE; a "." at a line start doubled. */
+static void ref_body_put(struct smtp_body *b, const char *p, size_t n, sbuf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\n') {
+            sbuf_add(out, "\r\n", 2);
+            b->col = 0;
+            b->bol = true;
+            continue;
+        }
+        if (b->limit && b->col >= b->limit) {
+            sbuf_add(out, "\r\n ", 3);
+            b->col = 1;
+            b->bol = false;
+        }
+        if (b->bol && c == '.')
+            sbuf_addc(out, '.');
+        sbuf_addc(out, c);
+        b->col++;
+        b->bol = false;
+    }
+}
+
+/* The run-at-a-time conversion equals the reference for random text cut
+ * into random pieces, for limits 0 (none), 1, 2, 3, 8 and 998: dots at
+ * line starts and after folds, lines that reach the limit exactly, a
+ * line split across pieces at the limit. */
+static void test_body_runs(void **state)
+{
+    (void) state;
+    static const size_t limits[] = {0, 1, 2, 3, 8, 998};
+    static const char alphabet[] = "..\nab \r";
+    unsigned seed = 99;
+    char text[3000];
+    sbuf want = SBUF_INIT, got = SBUF_INIT;
+    for (int round = 0; round < 3000; round++) {
+        size_t len = (size_t) (rand_r(&seed) % (round % 10 == 0 ? sizeof(text) : 40));
+        int spread = round % 3 == 0 ? 200 : 7;      /* some rounds have long lines */
+        for (size_t i = 0; i < len; i++) {
+            int r = rand_r(&seed) % spread;
+            text[i] = r < 7 ? alphabet[r] : 'x';
+        }
+        size_t limit = limits[rand_r(&seed) % 6];
+        struct smtp_body rb, b;
+        smtp_body_init(&rb, limit);
+        smtp_body_init(&b, limit);
+        sbuf_reset(&want);
+        sbuf_reset(&got);
+        ref_body_put(&rb, text, len, &want);
+        for (size_t off = 0; off < len;) {
+            size_t k = 1 + (size_t) (rand_r(&seed) % (len - off));
+            smtp_body_put(&b, text + off, k, &got);
+            off += k;
+        }
+        smtp_body_end(&rb, &want);
+        smtp_body_end(&b, &got);
+        if (got.len != want.len || memcmp(got.s, want.s, want.len) != 0)
+            fail_msg("round %d, limit %zu: %zu bytes, want %zu", round, limit, got.len,
+                     want.len);
+    }
+    sbuf_free(&want);
+    sbuf_free(&got);
+}
+
 /* ---- parameter names ---- */
 
 static void test_param_names(void **state)
@@ -376,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_reply_lines),
         cmocka_unit_test(test_reply_read),
         cmocka_unit_test(test_body),
+        cmocka_unit_test(test_body_runs),
         cmocka_unit_test(test_param_names),
         cmocka_unit_test(test_why),
     };

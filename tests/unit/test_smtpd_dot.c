@@ -4,8 +4,11 @@
  * for each smtpd_forbid_bare_newline mode.
  *
  * Input goes through a real vstream over a pipe, read with
- * vstream_get_line() exactly as smtpd_data.c does, so the line endings
- * the state machine sees are the ones the daemon would see.
+ * vstream_get_line_ref() exactly as smtpd_data.c does, so the line
+ * endings the state machine sees are the ones the daemon would see; every
+ * case is read with several buffer sizes (lines across buffer refills,
+ * lines longer than the buffer, a buffer that grows between two lines)
+ * and with the copying vstream_get_line(), and all must agree.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,9 +32,19 @@ struct result {
     bool bare_lf;
 };
 
+/* How the lines are read: copied (vstream_get_line) or in place
+ * (vstream_get_line_ref, as smtpd_data.c does), with a buffer size. */
+struct reader {
+    bool    in_place;
+    size_t  bufsize;
+    size_t  grow_after;         /* content bytes after which the buffer grows to
+                                 * 64 KiB between two lines, as smtpd_data.c does
+                                 * (0: never) */
+};
+
 /* Feed input (after a DATA command that ended with cmd_end) to the reader. */
-static void run(const char *input, size_t len, int mode, int cmd_end, size_t max,
-                struct result *r)
+static void run_with(const char *input, size_t len, int mode, int cmd_end, size_t max,
+                     struct reader rd, struct result *r)
 {
     int fds[2];
     struct smtpd_dot d;
@@ -45,33 +58,74 @@ static void run(const char *input, size_t len, int mode, int cmd_end, size_t max
     close(fds[1]);
     vstream *s = vstream_open(fds[0]);
     vstream_set_timeout(s, 2000);
+    vstream_set_bufsize(s, rd.bufsize, 0);
 
     smtpd_dot_init(&d, mode, cmd_end);
     for (;;) {
-        int how = vstream_get_line(s, &line, max);
+        const char *text;
+        size_t n;
+        int how;
+        if (rd.in_place) {
+            how = vstream_get_line_ref(s, &line, max, &text, &n);
+        } else {
+            how = vstream_get_line(s, &line, max);
+            text = line.s ? line.s : "";
+            n = line.len;
+        }
         if (how == VSTREAM_LINE_ERR || how == VSTREAM_LINE_EOF)
             break;
         size_t skip;
-        int kind = smtpd_dot_line(&d, line.s ? line.s : "", line.len, how, &skip);
+        int kind = smtpd_dot_line(&d, text, n, how, &skip);
         if (kind == SMTPD_DOT_END) {
             r->ended = true;
             break;
         }
         if (kind == SMTPD_DOT_DROP)
             continue;
-        sbuf_add(&r->content, line.s + skip, line.len - skip);
+        sbuf_add(&r->content, text + skip, n - skip);
         if (kind == SMTPD_DOT_CONTENT)
             sbuf_addc(&r->content, '\n');
+        if (rd.grow_after && r->content.len > rd.grow_after && vstream_bufsize(s) < 65536)
+            vstream_set_bufsize(s, 65536, 0);
     }
     if (r->ended) {
         char buf[512];
-        ssize_t n;
-        while ((n = vstream_read_some(s, buf, sizeof(buf))) > 0)
-            sbuf_add(&r->rest, buf, (size_t) n);
+        ssize_t k;
+        while ((k = vstream_read_some(s, buf, sizeof(buf))) > 0)
+            sbuf_add(&r->rest, buf, (size_t) k);
     }
     r->bare_lf = smtpd_dot_bare_lf(&d);
     vstream_close(s);
     sbuf_free(&line);
+}
+
+static void done(struct result *r);
+
+/* Every reader gives the same result; r receives it. The smallest buffer
+ * puts buffer boundaries everywhere and spills lines longer than it. */
+static void run(const char *input, size_t len, int mode, int cmd_end, size_t max,
+                struct result *r)
+{
+    static const struct reader readers[] = {
+        {true, VSTREAM_BUFSIZE_MIN, 0}, {true, 100, 0}, {true, 65536, 0},
+        {true, VSTREAM_BUFSIZE_MIN, 1}, {true, 100, 70},
+        {false, VSTREAM_BUFSIZE, 0},
+    };
+    struct result ref;
+    run_with(input, len, mode, cmd_end, max, readers[sizeof(readers) / sizeof(readers[0]) - 1],
+             &ref);
+    for (size_t i = 0; i + 1 < sizeof(readers) / sizeof(readers[0]); i++) {
+        run_with(input, len, mode, cmd_end, max, readers[i], r);
+        if (r->ended != ref.ended || r->bare_lf != ref.bare_lf
+            || r->content.len != ref.content.len || r->rest.len != ref.rest.len
+            || (ref.content.len && memcmp(r->content.s, ref.content.s, ref.content.len) != 0)
+            || (ref.rest.len && memcmp(r->rest.s, ref.rest.s, ref.rest.len) != 0))
+            fail_msg("reader %zu (in place %d, buffer %zu, growing after %zu) differs from "
+                     "the copying reader", i, readers[i].in_place, readers[i].bufsize,
+                     readers[i].grow_after);
+        done(r);
+    }
+    *r = ref;
 }
 
 static void done(struct result *r)
@@ -277,6 +331,40 @@ static void test_eof_before_end(void **state)
     done(&r);
 }
 
+/* The end of data, a lone dot, a stuffed dot and each smuggling marker
+ * at every position relative to the reader's buffer boundaries, with CR
+ * LF split by a refill; and long lines around the limit. */
+static void test_buffer_boundaries(void **state)
+{
+    (void) state;
+    static const char *const tails[] = {
+        "\r\n.\r\nQUIT\r\n",
+        "\r\n..x\r\n.\r\n",
+        "\r\n\n.\nMAIL FROM:<e@x>\r\n.\r\n",
+        "\n.\r\nMAIL FROM:<e@x>\r\n.\r\n",
+        "\r\n.\nRCPT TO:<e@x>\r\n.\r\n",
+        "\r.\rX\r\n.\r\n",
+    };
+    char in[400];
+    for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+        for (size_t pad = 0; pad < 140; pad++) {
+            size_t tl = strlen(tails[t]);
+            memset(in, 'p', pad);
+            for (size_t i = 30; i < pad; i += 31)
+                memcpy(in + i - 1, "\r\n", 2);     /* some short lines first */
+            memcpy(in + pad, tails[t], tl);
+            for (int mode = SMTPD_DOT_LAX; mode <= SMTPD_DOT_REJECT; mode++) {
+                struct result r;
+                run(in, pad + tl, mode, VSTREAM_LINE_CRLF, 1000, &r);
+                assert_true(r.ended);
+                done(&r);
+                run(in, pad + tl, mode, VSTREAM_LINE_CRLF, 40, &r);    /* long lines */
+                done(&r);
+            }
+        }
+    }
+}
+
 /* The state machine alone, without a stream. */
 static void test_direct_calls(void **state)
 {
@@ -311,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_eof_before_end),
         cmocka_unit_test(test_direct_calls),
+        cmocka_unit_test(test_buffer_boundaries),
     };
     return cmocka_run_group_tests(tests, 0, 0);
 }

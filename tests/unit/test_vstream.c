@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "util/vstream.h"
 #include "util/sbuf.h"
@@ -245,6 +247,350 @@ static void test_random_splitting(void **state)
         vstream_close(s);
         sbuf_free(&line);
     }
+}
+
+/* vstream_get_line_ref: the same lines as the reference (and so as
+ * vstream_get_line), in place or spilled, with small buffers (lines
+ * longer than the buffer), lines straddling reads and buffer refills,
+ * CR LF split across reads, lone dots, and EOF anywhere. */
+static void test_line_ref_random(void **state)
+{
+    (void) state;
+    static const char alphabet[] = "a.\r\n";
+    static const size_t bufsizes[] = {VSTREAM_BUFSIZE_MIN, 65, 100, VSTREAM_BUFSIZE};
+    unsigned seed = 777;
+    char text[600];
+    char chunkbuf[12][600];
+    const char *chunks[13];
+    size_t spilled = 0, in_place = 0;
+    for (int round = 0; round < 6000; round++) {
+        size_t len = 1 + (size_t) (rand_r(&seed) % (sizeof(text) - 1));
+        int longish = rand_r(&seed) % 4 == 0;       /* few line ends: long lines */
+        for (size_t i = 0; i < len; i++) {
+            int r = rand_r(&seed) % (longish ? 60 : 8);
+            text[i] = r < 4 ? alphabet[r] : 'a';
+        }
+        size_t nchunks = 1 + (size_t) (rand_r(&seed) % 12), off = 0, k = 0;
+        for (; k < nchunks && off < len; k++) {
+            size_t take = k + 1 == nchunks ? len - off : 1 + (size_t) (rand_r(&seed) % (len - off));
+            memcpy(chunkbuf[k], text + off, take);
+            chunkbuf[k][take] = 0;
+            chunks[k] = chunkbuf[k];
+            off += take;
+        }
+        chunks[k] = 0;
+        size_t max = 1 + (size_t) (rand_r(&seed) % 150);
+        size_t bufsize = bufsizes[rand_r(&seed) % 4];
+        struct script sc;
+        vstream *s = scripted(&sc, chunks, (size_t) (rand_r(&seed) % 4));
+        vstream_set_bufsize(s, bufsize, 0);
+        assert_int_equal(vstream_bufsize(s), bufsize);
+        sbuf spill = SBUF_INIT;
+        size_t pos = 0;
+        for (;;) {
+            size_t start, n, got_len;
+            const char *got_line;
+            int want = ref_line(text, len, &pos, max, &start, &n);
+            int got = vstream_get_line_ref(s, &spill, max, &got_line, &got_len);
+            if (got != want || (want != VSTREAM_LINE_ERR
+                                && (got_len != n || memcmp(got_line, text + start, n) != 0)))
+                fail_msg("round %d: max %zu, buffer %zu: got %d (%zu bytes), want %d "
+                         "(%zu bytes)", round, max, bufsize, got, got_len, want, n);
+            if (want == VSTREAM_LINE_ERR) {
+                assert_int_equal(got_len, 0);
+                break;
+            }
+            if (spill.s && got_line == spill.s)
+                spilled++;
+            else
+                in_place++;
+        }
+        vstream_close(s);
+        sbuf_free(&spill);
+    }
+    /* Both ways were taken. */
+    assert_true(spilled > 100);
+    assert_true(in_place > 1000);
+}
+
+/* Hand-made cases for vstream_get_line_ref around buffer boundaries. */
+static void test_line_ref_boundaries(void **state)
+{
+    (void) state;
+    sbuf spill = SBUF_INIT;
+    const char *line;
+    size_t len;
+    struct script sc;
+#define EXPECT_REF(s, max, how, text) do { \
+        assert_int_equal(vstream_get_line_ref((s), &spill, (max), &line, &len), (how)); \
+        assert_int_equal(len, strlen(text)); \
+        assert_memory_equal(line, (text), len); \
+    } while (0)
+
+    /* CR LF split across reads; a lone "." whose CR LF comes later; a
+     * line of exactly max whose CR LF is split; max then CR then X. */
+    const char *c1[] = {"abc\r", "\n", "x\r\n.", "\r", "\n", "abcd\r", "\n",
+                        "abcd\r", "X\n", "ok", 0};
+    for (size_t per = 0; per <= 1; per++) {
+        vstream *s = scripted(&sc, c1, per);
+        vstream_set_bufsize(s, VSTREAM_BUFSIZE_MIN, 0);
+        EXPECT_REF(s, 4, VSTREAM_LINE_CRLF, "abc");
+        EXPECT_REF(s, 4, VSTREAM_LINE_CRLF, "x");
+        EXPECT_REF(s, 4, VSTREAM_LINE_CRLF, ".");
+        EXPECT_REF(s, 4, VSTREAM_LINE_CRLF, "abcd");
+        EXPECT_REF(s, 4, VSTREAM_LINE_LONG, "abcd");
+        EXPECT_REF(s, 4, VSTREAM_LINE_LF, "\rX");
+        EXPECT_REF(s, 4, VSTREAM_LINE_EOF, "ok");
+        assert_int_equal(vstream_get_line_ref(s, &spill, 4, &line, &len), VSTREAM_LINE_ERR);
+        assert_int_equal(len, 0);
+        vstream_close(s);
+    }
+
+    /* A line that fills the whole buffer exactly, and lines longer than
+     * the buffer: spilled, complete, and the next line is in place. */
+    char big[300];
+    memset(big, 'q', sizeof(big));
+    big[VSTREAM_BUFSIZE_MIN - 2] = '\r';
+    big[VSTREAM_BUFSIZE_MIN - 1] = '\n';
+    memcpy(big + VSTREAM_BUFSIZE_MIN, "short\n", 6);
+    memcpy(big + 250, "\r\n.\r\n", 6);      /* ends the 180-byte line, then "." */
+    const char *c2[] = {big, 0};
+    vstream *s = scripted(&sc, c2, 0);
+    vstream_set_bufsize(s, VSTREAM_BUFSIZE_MIN, 0);
+    char want[300];
+    memset(want, 'q', sizeof(want));
+    want[VSTREAM_BUFSIZE_MIN - 2] = 0;
+    EXPECT_REF(s, 1000, VSTREAM_LINE_CRLF, want);
+    EXPECT_REF(s, 1000, VSTREAM_LINE_LF, "short");
+    memset(want, 'q', sizeof(want));
+    want[250 - VSTREAM_BUFSIZE_MIN - 6] = 0;
+    EXPECT_REF(s, 1000, VSTREAM_LINE_CRLF, want);
+    assert_ptr_equal(line, spill.s);
+    EXPECT_REF(s, 1000, VSTREAM_LINE_CRLF, ".");
+    vstream_close(s);
+
+    /* A very long line with a small limit: LONG pieces, then the rest. */
+    s = scripted(&sc, c2, 7);
+    vstream_set_bufsize(s, VSTREAM_BUFSIZE_MIN, 0);
+    memset(want, 'q', sizeof(want));
+    want[50] = 0;
+    EXPECT_REF(s, 50, VSTREAM_LINE_LONG, want);
+    vstream_close(s);
+
+    /* Timeout and error: nothing returned, flags set as for get_line. */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    s = vstream_open(p[0]);
+    vstream_set_timeout(s, 50);
+    assert_int_equal(write(p[1], "half", 4), 4);
+    assert_int_equal(vstream_get_line_ref(s, &spill, 100, &line, &len), VSTREAM_LINE_ERR);
+    assert_int_equal(len, 0);
+    assert_true(vstream_timed_out(s));
+    vstream_close(s);
+    close(p[1]);
+    sbuf_free(&spill);
+#undef EXPECT_REF
+}
+
+/* A write hook that keeps everything and counts the calls. */
+struct sink {
+    sbuf    data;
+    int     calls;
+    size_t  max_per_call;       /* 0: take everything */
+};
+
+static ssize_t sink_write(void *ctx, int fd, const void *buf, size_t len, int timeout_ms)
+{
+    struct sink *k = ctx;
+    (void) fd;
+    (void) timeout_ms;
+    if (k->max_per_call && len > k->max_per_call)
+        len = k->max_per_call;
+    sbuf_add(&k->data, buf, len);
+    k->calls++;
+    return (ssize_t) len;
+}
+
+/* Big writes go out from the caller's memory, in order, around small
+ * buffered ones; short writes by the transfer function are finished. */
+static void test_write_direct(void **state)
+{
+    (void) state;
+    size_t n = 3 * VSTREAM_BUFSIZE + 17;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char) ('a' + i % 26);
+    for (size_t per = 0; per <= 1; per++) {
+        struct sink k = {SBUF_INIT, 0, per ? 1000 : 0};
+        int fd = open("/dev/null", O_WRONLY);
+        vstream *s = vstream_open(fd);
+        vstream_set_io(s, 0, sink_write, &k);
+        assert_int_equal(vstream_puts(s, "head "), 0);
+        assert_int_equal(vstream_write(s, big, n), 0);
+        assert_int_equal(vstream_pending_output(s), 0);     /* nothing held back */
+        assert_int_equal(vstream_puts(s, " tail"), 0);
+        assert_int_equal(vstream_pending_output(s), 5);
+        assert_int_equal(vstream_write(s, big, VSTREAM_BUFSIZE - 5), 0);   /* fills up */
+        assert_int_equal(vstream_pending_output(s), VSTREAM_BUFSIZE);
+        assert_int_equal(vstream_write(s, "!", 1), 0);
+        assert_int_equal(vstream_flush(s), 0);
+        assert_int_equal(k.data.len, 5 + n + 5 + VSTREAM_BUFSIZE - 5 + 1);
+        assert_memory_equal(k.data.s, "head ", 5);
+        assert_memory_equal(k.data.s + 5, big, n);
+        assert_memory_equal(k.data.s + 5 + n, " tail", 5);
+        assert_memory_equal(k.data.s + 10 + n, big, VSTREAM_BUFSIZE - 5);
+        assert_int_equal(k.data.s[k.data.len - 1], '!');
+        if (!per)
+            assert_true(k.calls <= 4);      /* head+part, the rest, tail+part, "!" */
+        vstream_close(s);
+        sbuf_free(&k.data);
+    }
+    free(big);
+}
+
+/* Big reads with nothing buffered land in the caller's memory; what is
+ * buffered comes first; EOF in the middle keeps what arrived. */
+static void test_read_direct(void **state)
+{
+    (void) state;
+    size_t n = 3 * VSTREAM_BUFSIZE + 5;
+    char *big = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char) ('A' + i % 26);
+    big[n] = 0;
+    const char *chunks[] = {"x", big, "yz", 0};
+    for (size_t per = 0; per <= 2; per += 2) {
+        struct script sc;
+        vstream *s = scripted(&sc, chunks, per ? 4097 : 0);
+        char *dst = malloc(n);
+        assert_int_equal(vstream_getc(s), 'x');
+        assert_int_equal(vstream_read_exact(s, dst, n), 0);
+        assert_memory_equal(dst, big, n);
+        assert_int_equal(vstream_getc(s), 'y');
+        sbuf b = SBUF_INIT;
+        sbuf_adds(&b, "pre");
+        assert_int_equal(vstream_read_append(s, &b, 1), 0);
+        assert_string_equal(sbuf_str(&b), "prez");
+        vstream_close(s);
+
+        /* Straight into an sbuf, and EOF before the end. */
+        s = scripted(&sc, chunks + 1, per ? 4097 : 0);
+        sbuf_set(&b, "<");
+        assert_int_equal(vstream_read_append(s, &b, n + 10), -1);
+        assert_true(vstream_eof(s));
+        assert_int_equal(b.len, 1 + n + 2);
+        assert_memory_equal(b.s + 1, big, n);
+        assert_string_equal(b.s + 1 + n, "yz");
+        vstream_close(s);
+        sbuf_free(&b);
+        free(dst);
+    }
+    free(big);
+
+    /* More than the step by which a direct read grows an sbuf. */
+    size_t huge_n = 2 * 1024 * 1024 + 12345;
+    char *huge = malloc(huge_n + 1);
+    for (size_t i = 0; i < huge_n; i++)
+        huge[i] = (char) ('a' + i % 23);
+    huge[huge_n] = 0;
+    const char *hchunks[] = {huge, 0};
+    struct script sc;
+    vstream *s = scripted(&sc, hchunks, 0);
+    sbuf b = SBUF_INIT;
+    assert_int_equal(vstream_read_append(s, &b, huge_n), 0);
+    assert_int_equal(b.len, huge_n);
+    assert_memory_equal(b.s, huge, huge_n);
+    vstream_close(s);
+    sbuf_free(&b);
+    free(huge);
+}
+
+/* Resizing keeps buffered input and output. */
+static void test_set_bufsize(void **state)
+{
+    (void) state;
+    const char *chunks[] = {"one\ntwo\nthree\n", 0};
+    struct script sc;
+    sbuf line = SBUF_INIT;
+    vstream *s = scripted(&sc, chunks, 0);
+    expect_line(s, &line, 100, VSTREAM_LINE_LF, "one");
+    vstream_set_bufsize(s, 65536, 0);
+    assert_int_equal(vstream_bufsize(s), 65536);
+    assert_int_equal(vstream_wbufsize(s), VSTREAM_BUFSIZE);
+    expect_line(s, &line, 100, VSTREAM_LINE_LF, "two");
+    vstream_set_bufsize(s, VSTREAM_BUFSIZE_MIN, 0);
+    expect_line(s, &line, 100, VSTREAM_LINE_LF, "three");
+    vstream_close(s);
+
+    struct sink k = {SBUF_INIT, 0, 0};
+    s = vstream_open(open("/dev/null", O_WRONLY));
+    vstream_set_io(s, 0, sink_write, &k);
+    char pending[200];
+    memset(pending, 'p', sizeof(pending));
+    assert_int_equal(vstream_write(s, pending, sizeof(pending)), 0);
+    vstream_set_bufsize(s, 0, VSTREAM_BUFSIZE_MIN);     /* never below what it holds */
+    assert_int_equal(vstream_wbufsize(s), sizeof(pending));
+    assert_int_equal(vstream_pending_output(s), sizeof(pending));
+    assert_int_equal(vstream_flush(s), 0);
+    assert_int_equal(k.data.len, sizeof(pending));
+    vstream_close(s);
+    sbuf_free(&k.data);
+    sbuf_free(&line);
+}
+
+/* A real bulk transfer over a socket, both ways at once: the no-wait
+ * attempts before polling, big buffers, lines in place. */
+static void test_socket_bulk(void **state)
+{
+    (void) state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Child: send 20000 numbered lines in writes of varying size,
+         * then read back one line and exit. */
+        close(sv[0]);
+        vstream *c = vstream_open(sv[1]);
+        vstream_set_timeout(c, 10000);
+        sbuf out = SBUF_INIT;
+        for (int i = 0; i < 20000; i++) {
+            sbuf_printf(&out, "%d %s\r\n", i, i % 3 ? "line of text" : ".dotted");
+            if (out.len > (size_t) (100 + (i * 7919) % 90000)) {
+                if (vstream_write(c, out.s, out.len) < 0)
+                    _exit(2);
+                sbuf_reset(&out);
+            }
+        }
+        vstream_write(c, out.s, out.len);
+        vstream_puts(c, "end\r\n");
+        sbuf line = SBUF_INIT;
+        int r = vstream_get_line(c, &line, 100);    /* flushes first */
+        _exit(r == VSTREAM_LINE_CRLF && strcmp(sbuf_str(&line), "thanks") == 0 ? 0 : 3);
+    }
+    close(sv[1]);
+    vstream *s = vstream_open(sv[0]);
+    vstream_set_timeout(s, 10000);
+    vstream_set_bufsize(s, 65536, 0);
+    sbuf spill = SBUF_INIT;
+    char want[64];
+    for (int i = 0; i < 20000; i++) {
+        const char *line;
+        size_t len;
+        assert_int_equal(vstream_get_line_ref(s, &spill, 2048, &line, &len), VSTREAM_LINE_CRLF);
+        int n = snprintf(want, sizeof(want), "%d %s", i, i % 3 ? "line of text" : ".dotted");
+        assert_int_equal(len, (size_t) n);
+        assert_memory_equal(line, want, len);
+    }
+    expect_line(s, &spill, 100, VSTREAM_LINE_CRLF, "end");
+    assert_int_equal(vstream_puts(s, "thanks\r\n"), 0);
+    assert_int_equal(vstream_flush(s), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    vstream_close(s);
+    sbuf_free(&spill);
 }
 
 static void test_eof_mid_line_and_cr(void **state)
@@ -552,6 +898,12 @@ int main(void)
         cmocka_unit_test(test_io_hook),
         cmocka_unit_test(test_deadline_mode),
         cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_line_ref_random),
+        cmocka_unit_test(test_line_ref_boundaries),
+        cmocka_unit_test(test_write_direct),
+        cmocka_unit_test(test_read_direct),
+        cmocka_unit_test(test_set_bufsize),
+        cmocka_unit_test(test_socket_bulk),
     };
     return cmocka_run_group_tests(tests, 0, 0);
 }
