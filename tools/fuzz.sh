@@ -7,9 +7,10 @@
 # Environment: FUZZ_SECONDS  seconds per target (default 20)
 #              FUZZ_ARGS     extra libFuzzer options (e.g. "-max_len=8192")
 #              FUZZ_BUILD    build directory (default build-fuzz)
-# Exit status 1 if any target crashed, leaked, timed out or ran out of
-# memory; the input that did it is kept in $FUZZ_BUILD/crashes/<target>/
-# and its path printed. The last line is "N passed, M failed".
+# Exit status 1 if any target did not build, crashed, leaked, timed out or
+# ran out of memory; the input that did it is kept in
+# $FUZZ_BUILD/crashes/<target>/ and its path printed (fuzz/run.sh runs each
+# target). The last line is "N passed, M failed".
 # This script does not merge new inputs into fuzz/corpus (see docs/testing.md).
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,47 +35,20 @@ else
     targets=$(for f in fuzz/fuzz_*.c; do basename "$f" .c; done)
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hk-fuzz-run.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
 passed=0
 failed=0
 failed_names=""
 for t in $targets; do
-    bin="$build/fuzz/$t"
-    if [ ! -x "$bin" ]; then
-        echo "fuzz.sh: $t: not built (no fuzz/$t.c, or it did not compile): FAILED"
-        failed=$((failed + 1))
-        failed_names="$failed_names $t"
-        continue
-    fi
-    mkdir -p "$work/corpus/$t" "$work/art/$t"
-    if [ -d "fuzz/corpus/$t" ]; then
-        cp -R "fuzz/corpus/$t/." "$work/corpus/$t/"
-    fi
-    log="$work/$t.log"
     echo "== $t: ${seconds}s"
-    # -timeout: one input may take at most 10 s; -rss_limit_mb: memory cap.
+    # fuzz/run.sh: a private copy of the corpus; a failure's log and input
+    # are kept in $build/crashes/$t/.
     # shellcheck disable=SC2086
-    if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-            -artifact_prefix="$work/art/$t/" -print_final_stats=1 ${FUZZ_ARGS:-} \
-            "$work/corpus/$t" >"$log" 2>&1; then
-        grep -E '^stat::number_of_executed_units|^Done' "$log" | tr '\n' ' ' || true
-        echo
+    if sh fuzz/run.sh "$build/fuzz/$t" "fuzz/corpus/$t" "$seconds" "$build/crashes/$t" \
+            ${FUZZ_ARGS:-}; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
         failed_names="$failed_names $t"
-        # Keep the report and the inputs outside the temporary directory.
-        keep="$build/crashes/$t"
-        mkdir -p "$keep"
-        tail -n 60 "$log"
-        cp "$log" "$keep/last.log"
-        for a in "$work/art/$t"/*; do
-            [ -e "$a" ] || continue
-            cp "$a" "$keep/"
-            echo "fuzz.sh: $t: crash input: $keep/$(basename "$a")"
-        done
-        echo "fuzz.sh: $t: FAILED (log: $keep/last.log)"
     fi
 done
 [ -n "$failed_names" ] && echo "failed targets:$failed_names"

@@ -25,7 +25,11 @@ void tls_policy_free(struct tls_policy *p)
     xfree(p->exclude);
     xfree(p->servername);
     strv_free(&p->match);
-    tls_policy_init(p);
+    /* tls_policy_init()'s values, but a freed policy owns no memory: an
+     * empty strv needs no array (strv_add and strv_free accept it). */
+    memset(p, 0, sizeof(*p));
+    p->level = TLS_LEV_NONE;
+    p->connection_reuse = -1;
 }
 
 void tls_policy_split(const char *value, const char *sep, strv *out)

@@ -419,6 +419,7 @@ static int apply_opts(tls_sess *t, const struct tls_client_opts *o, sbuf *err)
             r = -1;
         }
         sbuf_free(&list);
+        strv_free(&none);
         if (r < 0)
             return -1;
     }

@@ -76,11 +76,13 @@ int pc_read_master(const struct pc_options *o, struct master_cf *cf, int fail_on
         return -1;
     }
     char *err = 0;
-    if (memchr(text, 0, len))
+    int nul = memchr(text, 0, len) != 0;
+    int rc = nul ? -1 : master_cf_parse(path, text, len, cf, &err);
+    xfree(text);                /* before a fatal exit too (LeakSanitizer) */
+    if (nul)
         msg_fatal("%s: file contains a NUL byte", path);
-    if (master_cf_parse(path, text, len, cf, &err) < 0)
+    if (rc < 0)
         msg_fatal("%s", err ? err : "cannot parse master.cf");
-    xfree(text);
     xfree(path);
     return 0;
 }

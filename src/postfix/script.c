@@ -33,6 +33,7 @@ static void log_at(int level, const char *fmt, ...)
     va_end(ap);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void say(int level, const char *fmt, va_list ap)
 {
     static const char *prefix[] = {"", "warning: ", "error: ", "fatal: ", "panic: "};

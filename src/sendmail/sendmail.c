@@ -205,7 +205,6 @@ int main(int argc, char **argv)
 
     struct submit_opts o;
     memset(&o, 0, sizeof(o));
-    strv_init(&o.rcpts);
     char *config_dir = 0, *sender = 0, *alias_db = 0;
     const char *queue_arg = 0;
     int verbose = 0, ch;
@@ -361,6 +360,7 @@ int main(int argc, char **argv)
         break;
     }
 
+    strv_init(&o.rcpts);        /* here: the modes above return without freeing it */
     for (int i = optind; i < argc; i++) {
         strv found = {0};
         if (address_parse_header_list(argv[i], &found) == 0 && *argv[i])

@@ -188,6 +188,7 @@ int smtpd_check_config_error(struct smtpd_check *c)
     return r;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void defer_arm(struct smtpd_defer *d, int code, const char *dsn, const char *fmt,
                       va_list ap)
 {

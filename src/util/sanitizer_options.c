@@ -13,9 +13,9 @@
  * its reports always go to stderr.) Set-ID programs run without leak
  * checking (see below). LeakSanitizer reads the suppressions in
  * HK_LSAN_SUPPRESSIONS (tools/lsan.supp: third-party false positives).
- * The root CMakeLists.txt links these hooks into every program
- * (-Wl,--undefined) only in that build; elsewhere they are never pulled
- * from the library. Nothing here runs in a normal build.
+ * The root CMakeLists.txt links this file's object into every program
+ * only in that build (as an object: a library member would never be
+ * pulled in, see below). Nothing here runs in a normal build.
  */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -38,10 +38,15 @@
 
 #define COMMON ":abort_on_error=1:strict_string_checks=1:log_exe_name=1"
 
-/* Weak, so a program may still define its own. */
-const char *__asan_default_options(void) __attribute__((weak));
-const char *__ubsan_default_options(void) __attribute__((weak));
-const char *__lsan_default_options(void) __attribute__((weak));
+/*
+ * Strong definitions: the runtimes define weak ones that return "". With
+ * GCC the runtime is a shared library and any definition in the program
+ * wins; clang links its runtime statically, ahead of our objects, and
+ * between two weak definitions the first one linked would win.
+ */
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+const char *__lsan_default_options(void);
 
 const char *__asan_default_options(void)
 {
@@ -59,7 +64,12 @@ const char *__asan_default_options(void)
 
 const char *__ubsan_default_options(void)
 {
+#ifdef __clang__
+    /* One runtime with ASan: the log_path above holds for both. */
+    return "print_stacktrace=1:halt_on_error=1:log_exe_name=1";
+#else
     return "print_stacktrace=1:halt_on_error=1:log_exe_name=1" LOG_TO("ubsan");
+#endif
 }
 
 /* Third-party false positives only (tools/lsan.supp says why for each). */

@@ -261,6 +261,7 @@ static void test_auth_mechs(void **state)
     strv_add(&lines, "AUTH");
     smtp_auth_mechs(&lines, &mechs);
     assert_int_equal(mechs.n, 0);
+    strv_free(&mechs);
     strv_free(&lines);
 }
 
