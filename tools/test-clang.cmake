@@ -15,9 +15,9 @@
 #                           it (tools/sanitize-check.sh)
 # The defaults keep tools/test.sh under 15 minutes on the 2-core machine
 # (docs/testing.md); tools/fuzz.sh and tools/test-sanitize.sh run the rest.
-set(HK_FUZZ_TEST_SECONDS 10 CACHE STRING "Seconds each fuzz/<target> ctest entry runs")
+set(HK_FUZZ_TEST_SECONDS 20 CACHE STRING "Seconds each fuzz/<target> ctest entry runs")
 set(HK_SANITIZE_SYSTEM_TESTS
-    "test_postconf;test_postmap;test_seeds;test_smtpd;test_submission;test_queue_tools;test_tls"
+    "test_postconf;test_postmap;test_seeds;test_smtpd;test_submission;test_queue_tools;test_tls;test_restrictions;test_content_checks;test_smtp_client;test_local;test_sasl;test_smtp_client_tls_sasl;test_milter"
     CACHE STRING "tests/system/<name>.py files ctest also runs against the sanitized build")
 
 set(_hk_clang ${HK_CLANG_TEST_DIR})
