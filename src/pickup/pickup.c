@@ -274,16 +274,24 @@ static enum pickup_result pickup_file(const char *name)
         qfile_close(q);
         return PICKUP_SKIP;
     }
-    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    if (!S_ISREG(st.st_mode)) {
         qfile_close(q);
         move_to_corrupt(name, path, "not a regular file with one link");
         return PICKUP_SKIP;
     }
     if ((st.st_mode & S_IRWXU) != S_IRWXU) {
-        /* Still being written by postdrop (or abandoned by a dead one). */
+        /* Still being written by postdrop (or abandoned by a dead one).
+         * Its link count may be 2 for a moment: qfile_create links the
+         * temporary name to the final one, then removes the first. */
         qfile_close(q);
         if (time(0) - st.st_mtime > STALE_INCOMPLETE)
             move_to_corrupt(name, path, "incomplete file older than a day");
+        return PICKUP_SKIP;
+    }
+    if (st.st_nlink != 1) {
+        /* A complete file with another name: a hard link someone made. */
+        qfile_close(q);
+        move_to_corrupt(name, path, "not a regular file with one link");
         return PICKUP_SKIP;
     }
     sbuf why = SBUF_INIT;

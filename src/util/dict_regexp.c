@@ -5,6 +5,11 @@
  * and lookups. Flags: i (case-insensitive, on by default), x (extended
  * syntax, on by default), m (newline-sensitive, off by default); each
  * letter toggles. Also accepts the /re1/!/re2/ form (match re1, not re2).
+ *
+ * glibc's regcomp() takes time and memory exponential in a run of stacked
+ * repetition operators ("a+++++++++" took gigabytes): a pattern with more
+ * than MAX_STACKED of them in a row is refused with a clear warning
+ * instead ("a*?" style pairs stay accepted).
  */
 #include <regex.h>
 #include <stdio.h>
@@ -13,6 +18,66 @@
 #include "util/dict_pattern.h"
 #include "util/mem.h"
 #include "util/msg.h"
+
+#define MAX_STACKED 2
+
+/* The longest run of repetition operators (*, +, ?, {m,n}) applied one
+ * on top of another, outside bracket expressions and escapes. */
+static int stacked_repetitions(const char *p)
+{
+    int run = 0, worst = 0;
+    while (*p) {
+        if (*p == '\\' && p[1]) {
+            run = 0;
+            p += 2;
+        } else if (*p == '[') {
+            /* A bracket expression: "]" first is a member, "[:...:]" classes. */
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']') {
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    char end = p[1];
+                    p += 2;
+                    while (*p && !(*p == end && p[1] == ']'))
+                        p++;
+                    if (*p)
+                        p += 2;
+                } else {
+                    p++;
+                }
+            }
+            if (*p)
+                p++;
+            run = 0;
+        } else if (*p == '*' || *p == '+' || *p == '?') {
+            if (++run > worst)
+                worst = run;
+            p++;
+        } else if (*p == '{') {
+            const char *q = p + 1;
+            while (*q >= '0' && *q <= '9')
+                q++;
+            if (*q == ',')
+                for (q++; *q >= '0' && *q <= '9'; q++)
+                    ;
+            if (*q == '}' && q > p + 1) {
+                if (++run > worst)
+                    worst = run;
+                p = q + 1;
+            } else {
+                run = 0;
+                p++;
+            }
+        } else {
+            run = 0;
+            p++;
+        }
+    }
+    return worst;
+}
 
 static void *rx_compile(const char *pattern, const char *flags, const char *where,
                         int *nsub, int *bad_flag)
@@ -27,6 +92,11 @@ static void *rx_compile(const char *pattern, const char *flags, const char *wher
             *bad_flag = (unsigned char) *f;
             return 0;
         }
+    }
+    if (stacked_repetitions(pattern) > MAX_STACKED) {
+        msg_warn("%s: more than %d repetition operators in a row (such as \"a+++\")",
+                 where, MAX_STACKED);
+        return 0;
     }
     regex_t *re = xmalloc(sizeof(*re));
     int rc = regcomp(re, pattern, cflags);

@@ -84,7 +84,9 @@ static void test_bad_lines(void **state)
                       "!/q/ $1\n"                   /* 8 */
                       "/unterminated\n"             /* 9 */
                       "/ok/ fine\n"                 /* 10 */
-                      "if /^y/\n", &w);             /* 11 */
+                      "/m+++++++/ slow\n"           /* 11 */
+                      "/x*? [+*]+ a\\++ b{2}?/ ok2\n" /* 12: runs of 2 at most */
+                      "if /^y/\n", &w);             /* 13 */
     const char *re = tu_path("re");
     char want[700];
     snprintf(want, sizeof(want), "regexp map %s, line 1: ", re);
@@ -97,12 +99,15 @@ static void test_bad_lines(void **state)
     assert_contains(w, "line 7: non-numeric replacement index \"name\"");
     assert_contains(w, "line 8: $number found in negative match replacement text");
     assert_contains(w, "line 9: no closing regexp delimiter");
-    assert_contains(w, "line 11: IF has no matching ENDIF");
+    assert_contains(w, "line 11: more than 2 repetition operators in a row");
+    assert_contains(w, "line 13: IF has no matching ENDIF");
     xfree(w);
     assert_string_equal(dict_lookup(d, "ok"), "fine");
     assert_string_equal(dict_lookup(d, "noresult"), "");
     assert_null(dict_lookup(d, "bad"));
     assert_null(dict_lookup(d, "a"));
+    assert_null(dict_lookup(d, "mmm"));
+    assert_string_equal(dict_lookup(d, "x + a+ bb"), "ok2");
     dict_close(d);
 }
 
