@@ -262,6 +262,19 @@ static enum pickup_result pickup_file(const char *name)
     char path[4200];
     if (qfile_path(path, sizeof(path), QUEUE_MAILDROP, name) < 0)
         return PICKUP_SKIP;
+    /* A file still being written (not yet its done mode) belongs to its
+     * writer, who may not let us read it yet: skip it without a word. */
+    struct stat lst;
+    if (lstat(path, &lst) < 0) {
+        if (errno != ENOENT)
+            msg_warn("lstat %s: %m", path);
+        return PICKUP_SKIP;
+    }
+    if (S_ISREG(lst.st_mode) && (lst.st_mode & S_IRWXU) != S_IRWXU) {
+        if (time(0) - lst.st_mtime > STALE_INCOMPLETE)
+            move_to_corrupt(name, path, "incomplete file older than a day");
+        return PICKUP_SKIP;
+    }
     qfile *q = qfile_open_path(path, false);
     if (!q) {
         if (errno != ENOENT)

@@ -276,6 +276,26 @@ def test_corrupt_maildrop_file(inst):
     assert not os.path.exists(bad)
 
 
+def test_hard_linked_maildrop_files(inst):
+    # A complete file with a second name (a hard link someone made) is moved
+    # aside; one still being written (0600) may have two names for a moment
+    # (the writer links its temporary name to the final one) and is left alone.
+    maildrop = os.path.join(inst.queue, "maildrop")
+    complete = os.path.join(maildrop, "ABCDEF456")
+    busy = os.path.join(maildrop, "ABCDEF789")
+    for path, mode in ((complete, 0o744), (busy, 0o600)):
+        with open(path, "wb") as f:
+            f.write(b"V\0\0\0\x04HKQ1")
+        os.chmod(path, mode)
+        os.link(path, os.path.join(inst.queue, os.path.basename(path) + ".other-name"))
+    sendmail(inst, "root")                          # wakes pickup
+    inst.wait_log(r"maildrop/ABCDEF456: not a regular file with one link -- moved to "
+                  r"corrupt/ABCDEF456")
+    inst.wait_log(r"pickup\[\d+\]: \w+: uid=0 from=<root>")
+    assert os.path.exists(busy)
+    assert "ABCDEF789" not in inst.log()
+
+
 def test_mailq_and_newaliases_names(inst):
     bindir = os.path.join(inst.prefix, "bin")
     for name in ("mailq", "newaliases"):
