@@ -208,7 +208,8 @@ def main():
 
         meta = bench_setup.machine_info(ctx.workdir)
         meta += [
-            ("mode", "quick (`bench/run.sh --quick`: fewer workloads, 1 run each)" if args.quick
+            ("mode", f"quick (`bench/run.sh --quick`: fewer workloads, {runs} run(s) each)"
+             if args.quick
              else f"full ({runs} runs per workload)"),
             ("date", started.strftime("%Y-%m-%d %H:%M") + ", took "
              + str(datetime.datetime.now() - started).split(".")[0]),

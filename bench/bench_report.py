@@ -220,7 +220,7 @@ def ceiling_table(workloads, results):
 def render(meta, workloads, results, hikyaku_status, quick=False):
     lines = [INTRO, "## This run", ""]
     if quick:
-        lines += ["> **Quick mode**: one run per workload and small message counts, on a shared "
+        lines += ["> **Quick mode**: fewer workloads and small message counts, on a shared "
                   "machine; indicative only. `bench/run.sh` without `--quick` gives medians of "
                   "three runs.", ""]
     for k, v in meta:
