@@ -128,7 +128,7 @@ def fi(instance):
     """An instance with a re-injection listener and a running test filter."""
     missing = [p for p in NEEDED if not os.path.exists(os.path.join(instance.libexec, p))]
     if missing:
-        pytest.skip("not built yet: " + ", ".join(missing))
+        pytest.fail("missing from the build: " + ", ".join(missing))
     undo = []
     open_for_others(instance.root, undo)
     open_for_others(instance.prefix, undo)

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="local delivery tests 
 def users():
     """hktalice and hktbob, for this module only (hk_e2e.make_users)."""
     if not os.path.exists(LOCAL) or not os.path.exists(POSTALIAS):
-        pytest.skip("local or postalias is not built")
+        pytest.fail("local or postalias is missing from the build")
     with make_users(*USERS, lock_name="hk-local-test-users") as made:
         yield made
 
@@ -864,13 +864,13 @@ def inst(request, users):
     try:
         hk_install = request.getfixturevalue("hk_install")
     except subprocess.CalledProcessError:
-        pytest.skip("the build tree does not install yet")
+        pytest.fail("the build tree does not install")
     root = tempfile.mkdtemp(prefix="hk-local-inst-", dir="/tmp")
     os.chmod(root, 0o755)
     i = Instance(hk_install, os.path.join(root, "hk"))
     if not have_daemons(i):
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip("master, smtpd, cleanup, qmgr or local not installed yet")
+        pytest.fail("master, smtpd, cleanup, qmgr or local is not installed")
     i.write_main_cf(mydestination="example.jp, $myhostname, localhost", myorigin="example.jp")
     yield i
     i.stop()

@@ -548,7 +548,7 @@ def test_master_service_disable(instance):
 def test_smtpd_on_two_addresses(instance):
     """The real daemon skeleton serves every listener it is given."""
     if not os.path.exists(os.path.join(instance.libexec, "smtpd")):
-        pytest.skip("smtpd is not built")
+        pytest.fail("smtpd is missing from the build")
     if not ipv6_loopback():
         pytest.skip("no IPv6 loopback")
     port = instance.smtp_port
@@ -565,7 +565,7 @@ def test_smtpd_on_two_addresses(instance):
 def test_killed_smtpd_is_replaced(instance):
     """kill -9 of a real smtpd in a session: logged, and the next client gets a new one."""
     if not os.path.exists(os.path.join(instance.libexec, "smtpd")):
-        pytest.skip("smtpd is not built")
+        pytest.fail("smtpd is missing from the build")
     instance.start()
     mpid = master_pid(instance)
 

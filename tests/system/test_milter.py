@@ -252,7 +252,7 @@ def master_cf_without_qmgr(inst):
 @pytest.fixture
 def inst(instance):
     if not os.path.exists(os.path.join(instance.libexec, "smtpd")):
-        pytest.skip("smtpd is not installed")
+        pytest.fail("smtpd is not installed")
     master_cf_without_qmgr(instance)
     instance.write_main_cf(milter_connect_timeout="2s", milter_command_timeout="2s",
                            milter_content_timeout="2s")

@@ -20,7 +20,7 @@ BUILD = os.environ.get("HK_BUILD_DIR", os.path.join(os.path.dirname(__file__), "
 def prog(name):
     path = os.path.join(BUILD, name)
     if not os.path.exists(path):
-        pytest.skip(f"{name} not built")
+        pytest.fail(f"{name} is missing from the build")
     return path
 
 

@@ -24,7 +24,7 @@ from hk_tlsenv import HOST, SMTPD, SmtpdEnv, have, make_pki, make_sasldb, queue_
 @pytest.fixture
 def env(tmp_path):
     if not os.path.exists(SMTPD):
-        pytest.skip("smtpd is not built")
+        pytest.fail("smtpd is missing from the build")
     if not have("saslpasswd2"):
         pytest.skip("saslpasswd2 (sasl2-bin) not installed")
     e = SmtpdEnv(tmp_path / "sa")
@@ -164,7 +164,7 @@ def test_auth_in_a_transaction_is_refused(env):
 
 def test_login_is_logged_on_the_client_line(env):
     if not env.start_cleanup():
-        pytest.skip("cleanup is not built")
+        pytest.fail("cleanup is missing from the build")
     env.write(smtpd_sasl_authenticated_header="yes")
     s = smtp(env.listen())
     s.ehlo("client.example.com")
@@ -233,7 +233,7 @@ def relay_env(env):
 def test_authenticated_relay_allowed_unauthenticated_refused(env):
     relay_env(env)
     if not env.start_cleanup():
-        pytest.skip("cleanup is not built")
+        pytest.fail("cleanup is missing from the build")
     port = env.listen()
     s = smtp(port, source="127.0.0.2")
     s.ehlo()
@@ -345,7 +345,7 @@ def test_submission_and_smtps_services_under_master(instance, tmp_path):
     import pwd
     if not os.path.exists(os.path.join(instance.libexec, "master")) or \
             not os.path.exists(os.path.join(instance.libexec, "smtpd")):
-        pytest.skip("master or smtpd not built")
+        pytest.fail("master or smtpd is missing from the build")
     if not have("saslpasswd2") or not have("openssl"):
         pytest.skip("sasl2-bin or openssl not installed")
     pki = make_pki(os.path.join(instance.root, "pki"))

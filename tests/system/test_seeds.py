@@ -23,7 +23,7 @@ DELAYS = r"delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+"
 def needs(instance, *programs):
     for p in programs:
         if not os.path.exists(os.path.join(instance.libexec, p)):
-            pytest.skip(f"{p} is not built yet")
+            pytest.fail(f"{p} is missing from the build")
 
 
 @pytest.fixture

@@ -117,7 +117,7 @@ class Env:
 
     def start_cleanup(self):
         if not os.path.exists(CLEANUP):
-            pytest.skip("cleanup is not built yet")
+            pytest.fail("cleanup is missing from the build")
         if not self.cleanup:
             self.cleanup = CleanupServer(self.queue, self.environ("127.0.0.1"))
 
@@ -226,7 +226,7 @@ class Session:
 @pytest.fixture
 def env(tmp_path):
     if not os.path.exists(SMTPD):
-        pytest.skip("smtpd is not built")
+        pytest.fail("smtpd is missing from the build")
     e = Env(tmp_path / "sa")
     yield e
     e.close()
@@ -889,7 +889,7 @@ def prepare(instance, *daemons, **conf):
     aliases database) and apply conf."""
     for n in ("master", "smtpd") + daemons:
         if not os.path.exists(os.path.join(instance.libexec, n)):
-            pytest.skip(f"{n} is not built yet")
+            pytest.fail(f"{n} is missing from the build")
     p = instance.root
     while p.startswith(tempfile.gettempdir() + os.sep):
         os.chmod(p, os.stat(p).st_mode | 0o055)

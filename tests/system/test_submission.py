@@ -316,7 +316,7 @@ def test_mailq_and_newaliases_names(inst):
 
 def test_smtp_to_cleanup(inst):
     if not os.path.exists(os.path.join(inst.libexec, "smtpd")):
-        pytest.skip("smtpd is not installed yet")
+        pytest.fail("smtpd is not installed")
     with inst.smtp() as s:
         s.ehlo("client.example.org")
         s.mail("sender@example.org")
@@ -337,7 +337,7 @@ def test_smtp_to_cleanup(inst):
 
 def test_sendmail_bs(inst):
     if not os.path.exists(os.path.join(inst.libexec, "smtpd")):
-        pytest.skip("smtpd is not installed yet")
+        pytest.fail("smtpd is not installed")
     e = dict(os.environ, MAIL_CONFIG=inst.config)
     p = subprocess.Popen([os.path.join(inst.sbin, "sendmail"), "-bs"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, env=e)
@@ -384,7 +384,7 @@ def full(instance):
 
 def test_delivered_to_mailbox(full):
     if not os.path.exists(os.path.join(full.libexec, "local")):
-        pytest.skip("local is not installed yet")
+        pytest.fail("local is not installed")
     sendmail(full, "-F", "Charlie Root", "root",
              input="Subject: to the mailbox\nBcc: hidden@example.org\n\nhello\n")
     full.wait_log(r"to=<root@mail\.example\.jp>.*status=sent", timeout=30)
@@ -400,7 +400,7 @@ def test_bsd_mailx(full, tmp_path):
     if not mail:
         pytest.skip("bsd-mailx is not installed")
     if not os.path.exists(os.path.join(full.libexec, "local")):
-        pytest.skip("local is not installed yet")
+        pytest.fail("local is not installed")
     rc = tmp_path / "mailrc"
     rc.write_text("set sendmail=%s\n" % os.path.join(full.sbin, "sendmail"))
     e = dict(os.environ, MAIL_CONFIG=full.config, MAILRC=str(rc))

@@ -16,7 +16,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
@@ -34,7 +33,7 @@ def pki(tmp_path_factory):
 @pytest.fixture
 def env(tmp_path, pki):
     if not os.path.exists(SMTPD):
-        pytest.skip("smtpd is not built")
+        pytest.fail("smtpd is missing from the build")
     e = SmtpdEnv(tmp_path / "sa")
     e.pki = pki
     e.write(smtpd_tls_security_level="may",
@@ -352,7 +351,7 @@ def test_no_resumption_when_cache_timeout_is_zero(env):
 
 def test_received_header_tls_clause(env):
     if not env.start_cleanup():
-        pytest.skip("cleanup is not built")
+        pytest.fail("cleanup is missing from the build")
     env.write(smtpd_tls_received_header="yes")
     s = smtp(env.listen())
     s.ehlo("client.example.com")
@@ -372,6 +371,23 @@ def test_received_header_tls_clause(env):
 
 # ---------------------------------------------------------------- client certificates
 
+def relay_attempt(env, port, cert):
+    """STARTTLS with client certificate cert (a PKI name, or None), then
+    MAIL and a RCPT to a remote domain: the RCPT reply."""
+    ctx = client_ctx(env.pki)
+    if cert:
+        ctx.load_cert_chain(os.path.join(env.pki, cert + ".pem"),
+                            os.path.join(env.pki, cert + ".key"))
+    s = smtp(port)
+    s.ehlo()
+    s.starttls(context=ctx)
+    s.ehlo()
+    s.docmd("MAIL FROM:<a@example.com>")
+    r = s.docmd("RCPT TO:<someone@remote.example>")
+    s.quit()
+    return r
+
+
 def test_client_certificates_and_permit_tls_clientcerts(env, tmp_path):
     fp = fingerprint(os.path.join(env.pki, "client.pem"))
     certs = tmp_path / "relay_clientcerts"
@@ -381,32 +397,20 @@ def test_client_certificates_and_permit_tls_clientcerts(env, tmp_path):
               smtpd_relay_restrictions="permit_mynetworks, permit_tls_clientcerts, "
                                        "reject_unauth_destination")
     if not env.start_cleanup():
-        pytest.skip("cleanup is not built")
+        pytest.fail("cleanup is missing from the build")
     port = env.listen()
 
-    def attempt(cert):
-        ctx = client_ctx(env.pki)
-        if cert:
-            ctx.load_cert_chain(os.path.join(env.pki, cert + ".pem"),
-                                os.path.join(env.pki, cert + ".key"))
-        s = smtp(port)
-        s.ehlo()
-        s.starttls(context=ctx)
-        s.ehlo()
-        s.docmd("MAIL FROM:<a@example.com>")
-        r = s.docmd("RCPT TO:<someone@remote.example>")
-        s.quit()
-        return r
-
-    assert attempt("client") == (250, b"2.1.5 Ok")
+    assert relay_attempt(env, port, "client") == (250, b"2.1.5 Ok")
     env.wait_log(r"Trusted TLS connection established from unknown\[127\.0\.0\.1\]: TLSv1\.3 "
                  r"with cipher \S+ \(\d+/\d+ bits\) key-exchange X25519 server-signature RSA-PSS "
                  r"\(2048 bits\) server-digest SHA256 client-signature ECDSA \(P-256\) "
                  r"client-digest SHA256")
     env.wait_log(r"relay access granted to client certificate " + fp.replace(":", ":"))
-    assert attempt("rogue") == (554, b"5.7.1 <someone@remote.example>: Relay access denied")
+    assert relay_attempt(env, port, "rogue") == \
+        (554, b"5.7.1 <someone@remote.example>: Relay access denied")
     env.wait_log(r"Untrusted TLS connection established from")
-    assert attempt(None) == (554, b"5.7.1 <someone@remote.example>: Relay access denied")
+    assert relay_attempt(env, port, None) == \
+        (554, b"5.7.1 <someone@remote.example>: Relay access denied")
     env.wait_log(r"Anonymous TLS connection established from")
 
 
@@ -422,29 +426,16 @@ def test_check_ccert_access(env, tmp_path):
               smtpd_relay_restrictions=f"check_ccert_access texthash:{table}, "
                                        "reject_unauth_destination")
     if not env.start_cleanup():
-        pytest.skip("cleanup is not built")
+        pytest.fail("cleanup is missing from the build")
     port = env.listen()
 
-    def attempt(cert):
-        ctx = client_ctx(env.pki)
-        if cert:
-            ctx.load_cert_chain(os.path.join(env.pki, cert + ".pem"),
-                                os.path.join(env.pki, cert + ".key"))
-        s = smtp(port)
-        s.ehlo()
-        s.starttls(context=ctx)
-        s.ehlo()
-        s.docmd("MAIL FROM:<a@example.com>")
-        r = s.docmd("RCPT TO:<someone@remote.example>")
-        s.quit()
-        return r
-
-    assert attempt("client") == (250, b"2.1.5 Ok")
-    assert attempt("rogue") == (554, b"5.7.1 <rogue.example>: Client certificate rejected: "
-                                     b"no rogues here")
+    assert relay_attempt(env, port, "client") == (250, b"2.1.5 Ok")
+    assert relay_attempt(env, port, "rogue") == \
+        (554, b"5.7.1 <rogue.example>: Client certificate rejected: no rogues here")
     env.wait_log(r"NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.1\]: 554 5\.7\.1 "
                  r"<rogue\.example>: Client certificate rejected: no rogues here;")
-    assert attempt(None) == (554, b"5.7.1 <someone@remote.example>: Relay access denied")
+    assert relay_attempt(env, port, None) == \
+        (554, b"5.7.1 <someone@remote.example>: Relay access denied")
 
 
 def test_required_client_certificate(env):
@@ -491,7 +482,7 @@ def test_tls_auth_only_hides_auth_before_starttls(env):
 def postfix_check(env):
     postfix = os.path.join(BUILD_DIR, "postfix")
     if not os.path.exists(postfix):
-        pytest.skip("postfix command not built")
+        pytest.fail("the postfix command is missing from the build")
     e = dict(os.environ, MAIL_CONFIG=env.config)
     src = os.environ.get("HK_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
     shutil.copy(os.path.join(src, "conf", "master.cf"), os.path.join(env.config, "master.cf"))
