@@ -32,11 +32,6 @@ void tls_policy_free(struct tls_policy *p)
     p->connection_reuse = -1;
 }
 
-void tls_policy_split(const char *value, const char *sep, strv *out)
-{
-    strv_split(out, value ? value : "", sep);
-}
-
 /* Set a single-valued attribute once. */
 static int set_once(char **slot, const char *name, const char *value, sbuf *err)
 {
@@ -99,7 +94,7 @@ static int parse_attr(const char *word, struct tls_policy *p, sbuf *err)
         return set_once(&p->servername, name, value, err);
     if (strcasecmp(name, "match") == 0) {
         /* Fingerprints contain ':' themselves; names use ':' as separator. */
-        tls_policy_split(value, p->level == TLS_LEV_FPRINT ? "|" : ":", &p->match);
+        strv_split(&p->match, value, p->level == TLS_LEV_FPRINT ? "|" : ":");
         return 0;
     }
     if (strcasecmp(name, "connection_reuse") == 0) {

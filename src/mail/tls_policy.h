@@ -58,8 +58,4 @@ int  tls_policy_parse(const char *value, struct tls_policy *p, sbuf *err);
 int  tls_policy_default_level(const char *level_param, bool use_tls, bool enforce_tls,
                               bool enforce_peername, sbuf *err);
 
-/* Split a policy attribute list ("a:b:c") into out (appended). sep is
- * the separator set (":" for protocols/match, "|" for fingerprints). */
-void tls_policy_split(const char *value, const char *sep, strv *out);
-
 #endif

@@ -183,7 +183,7 @@ int smtp_tls_dest_init(const struct smtp_dest *d, struct smtp_tls_dest *td,
     td->grade = xstrdup(p.ciphers ? p.ciphers
                         : smtp_param_str(mandatory ? "tls_mandatory_ciphers" : "tls_ciphers"));
     if (p.exclude) {
-        tls_policy_split(p.exclude, ":", &td->exclude);
+        strv_split(&td->exclude, p.exclude, ":");
     } else {
         mail_conf_list(smtp_pname("tls_exclude_ciphers"), &td->exclude);
         if (mandatory)
