@@ -401,8 +401,11 @@ def queue_dead(inst, n):
     """Submit n messages for dead.test and wait until each is in deferred/."""
     ids = [submit(inst, "app@example.jp", [f"user{i}@dead.test"], subject=f"dead {i}")
            for i in range(n)]
-    wait_for(lambda: all(in_queue(inst, i) == "deferred" for i in ids), timeout=60,
-             what="every message for dead.test in deferred/")
+    # The log reaches the file through postlogd, a little after the queue
+    # file moves: wait for both, or a late line of this first round would be
+    # taken for one of the next.
+    wait_for(lambda: all(in_queue(inst, i) == "deferred" and deferrals(inst, i) for i in ids),
+             timeout=60, what="every message for dead.test in deferred/ and its deferral logged")
     return ids
 
 
