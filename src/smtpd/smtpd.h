@@ -126,7 +126,8 @@ void smtpd_reply(SMTPD_STATE *st, const char *fmt, ...) __attribute__((format(pr
 const char *smtpd_queue_id(const SMTPD_STATE *st);
 /* Log "ID: whatsup: WHERE from name[addr]: reply; from=<> to=<> proto=ESMTP helo=<>". */
 void smtpd_log_whatsup(SMTPD_STATE *st, const char *whatsup, const char *reply);
-/* Append a printable rendering of untrusted bytes (CR -> "\r", LF -> "\n"). */
+/* Append a printable rendering of untrusted bytes (CR -> "\r", LF -> "\n"),
+ * at most max bytes of it. */
 void smtpd_printable(sbuf *out, const char *buf, size_t len, size_t max);
 /* Fill a check request with the session's facts (sender, helo, ...). */
 void smtpd_check_setup(SMTPD_STATE *st, struct smtpd_check *c);

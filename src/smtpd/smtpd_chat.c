@@ -67,10 +67,17 @@ void smtpd_log_whatsup(SMTPD_STATE *st, const char *whatsup, const char *reply)
     sbuf_free(&line);
 }
 
+/* max bounds what is appended (a CR or LF takes two bytes), so a reply
+ * that shows client text stays within RFC 5321's 512 bytes. */
 void smtpd_printable(sbuf *out, const char *buf, size_t len, size_t max)
 {
-    for (size_t i = 0; i < len && i < max; i++) {
+    size_t room = max;
+    for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char) buf[i];
+        size_t width = ch == '\r' || ch == '\n' ? 2 : 1;
+        if (width > room)
+            break;
+        room -= width;
         if (ch == '\r')
             sbuf_adds(out, "\\r");
         else if (ch == '\n')
