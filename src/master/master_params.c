@@ -5,7 +5,8 @@
  * does). Copying what it needs means a half-failed reload, or an edit of
  * main.cf that nobody has reloaded yet, never changes a running master.
  * Also sets master's environment from import_environment, which every
- * worker inherits. Does not read master.cf (master_conf.c).
+ * worker inherits (a sanitizer build also keeps the sanitizer option
+ * variables: util/sanitizer.h). Does not read master.cf (master_conf.c).
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "master/master.h"
 #include "mail/mail_conf.h"
 #include "util/mem.h"
+#include "util/sanitizer.h"
 #include "util/sbuf.h"
 
 void master_params_free(struct master_params *p)
@@ -89,6 +91,18 @@ int master_params_load(struct master_params *p, strv *errs)
     return 0;
 }
 
+/* Add NAME=value to keep if NAME is set. */
+static void keep_current(strv *keep, const char *name)
+{
+    const char *v = getenv(name);
+    if (!v)
+        return;
+    sbuf s = SBUF_INIT;
+    sbuf_printf(&s, "%s=%s", name, v);
+    strv_add(keep, sbuf_str(&s));
+    sbuf_free(&s);
+}
+
 /*
  * Keep only the variables import_environment names ("NAME" keeps the
  * current value, "NAME=value" sets one), then MAIL_CONFIG, as Postfix
@@ -100,18 +114,18 @@ void master_params_apply_env(const struct master_params *p)
     strv_init(&keep);
     for (size_t i = 0; i < p->import_env.n; i++) {
         const char *item = p->import_env.v[i];
-        if (strchr(item, '=')) {
+        if (strchr(item, '='))
             strv_add(&keep, item);
-        } else {
-            const char *v = getenv(item);
-            if (v) {
-                sbuf s = SBUF_INIT;
-                sbuf_printf(&s, "%s=%s", item, v);
-                strv_add(&keep, sbuf_str(&s));
-                sbuf_free(&s);
-            }
-        }
+        else
+            keep_current(&keep, item);
     }
+#if HK_SANITIZER_BUILD
+    /* Test plumbing: a test's sanitizer options (where reports go) reach
+     * the daemons too. Never compiled into a normal build. */
+    static const char *const sanitizer_vars[] = HK_SANITIZER_ENV_VARS;
+    for (size_t i = 0; i < sizeof(sanitizer_vars) / sizeof(sanitizer_vars[0]); i++)
+        keep_current(&keep, sanitizer_vars[i]);
+#endif
     clearenv();
     for (size_t i = 0; i < keep.n; i++) {
         char *eq = strchr(keep.v[i], '=');

@@ -2,10 +2,11 @@
  * sanitizer_options.c - default AddressSanitizer/UBSan options for a
  * -DHK_SANITIZE=ON build (tools/test-sanitize.sh).
  *
- * master starts daemons with only the import_environment variables, and
- * postdrop clears its environment, so ASAN_OPTIONS set by a test never
- * reaches them. The sanitizer runtimes ask these hooks for defaults
- * before reading the environment (which still overrides them). With
+ * master starts daemons with only the import_environment variables (in a
+ * sanitizer build it also keeps ASAN_OPTIONS and friends, so a test can
+ * point the reports at its own directory), and a set-ID program (postdrop)
+ * ignores the variables. The sanitizer runtimes ask these hooks for
+ * defaults before reading the environment (which still overrides them). With
  * HK_SANITIZE_LOG_DIR set at configure time, every report goes to a file
  * HK_SANITIZE_LOG_DIR/asan.PROGRAM.PID (or ubsan.PROGRAM.PID), where the
  * test script finds reports of processes whose stderr nobody reads;
@@ -17,16 +18,9 @@
  * only in that build (as an object: a library member would never be
  * pulled in, see below). Nothing here runs in a normal build.
  */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HK_HAVE_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define HK_HAVE_ASAN 1
-#endif
+#include "util/sanitizer.h"
 
-#ifdef HK_HAVE_ASAN
+#if HK_SANITIZER_BUILD
 
 #include <sys/auxv.h>
 
