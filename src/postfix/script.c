@@ -5,8 +5,8 @@
  * like "postfix/postfix-script: starting the Postfix mail system" on the
  * terminal and "postfix/postfix-script[PID]: ..." in the mail log;
  * administrators and their scripts know these lines, so we print the
- * same. Before master runs the log line is appended to maillog_file
- * directly (msg.c falls back when the postlog socket does not answer).
+ * same. While master is not running the log line is appended to
+ * maillog_file directly (script_init).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +21,12 @@
 void script_init(void)
 {
     int targets = msg_get_targets();
+    /* Postfix down: the lines go to maillog_file directly, as Postfix's
+     * postfix(1) does. Not to the postlog socket: after master was
+     * killed, its postlogd may still hold that socket while it exits, and
+     * a line sent there then would be lost. */
+    if ((targets & MSG_TO_POSTLOG) && master_pid_running() == 0)
+        targets = (targets & ~MSG_TO_POSTLOG) | MSG_TO_FILE;
     msg_init("postfix-script", targets);
 }
 
