@@ -258,6 +258,7 @@ static struct smtp_session *connect_inet(struct smtp_state *st, const struct smt
         smtp_why_set(why, "4.4.1", 0, "connect to %s[%s]:%d: %s", a->host, addr, port, err);
         return 0;
     }
+    (void) sock_set_nodelay(fd);    /* content goes out in big writes */
     struct smtp_session *s = smtp_session_new(vstream_open(fd), st->req->nexthop, a->host,
                                               addr, port);
     s->best = a->best;

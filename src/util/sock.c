@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -40,6 +41,12 @@ int sock_set_nonblock(int fd, int on)
         return -1;
     fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
     return fcntl(fd, F_SETFL, fl);
+}
+
+int sock_set_nodelay(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static int64_t now_ms(void)

@@ -44,6 +44,10 @@
 
 int sock_set_cloexec(int fd, int on);
 int sock_set_nonblock(int fd, int on);
+/* TCP_NODELAY: a program that writes whole buffers and then waits for a
+ * reply should not have its last partial segment held back (Nagle) until
+ * the peer's delayed ACK, up to 40 ms per message. */
+int sock_set_nodelay(int fd);
 
 /* ---- addresses ---- */
 
