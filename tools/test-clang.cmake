@@ -33,12 +33,16 @@ endif()
 file(GLOB _hk_fuzz CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_*.c)
 foreach(src ${_hk_fuzz})
   get_filename_component(name ${src} NAME_WE)
+  # In a lane of its own (resource "fuzz", one slot) at the lowest CPU
+  # priority: a fuzzer runs for a fixed time whatever CPU it gets, so it
+  # takes what the other tests, mostly waiting on daemons, leave idle.
   add_test(NAME fuzz/${name}
-    COMMAND sh ${CMAKE_SOURCE_DIR}/fuzz/run.sh ${_hk_clang}/fuzz/${name}
+    COMMAND nice -n 19 sh ${CMAKE_SOURCE_DIR}/fuzz/run.sh ${_hk_clang}/fuzz/${name}
             ${CMAKE_SOURCE_DIR}/fuzz/corpus/${name} ${HK_FUZZ_TEST_SECONDS}
             ${_hk_clang}/crashes/${name})
   math(EXPR _hk_limit "${HK_FUZZ_TEST_SECONDS} * 2 + 120")
-  set_tests_properties(fuzz/${name} PROPERTIES LABELS fuzz TIMEOUT ${_hk_limit})
+  set_tests_properties(fuzz/${name} PROPERTIES LABELS fuzz TIMEOUT ${_hk_limit}
+    RESOURCE_GROUPS fuzz:1)
 endforeach()
 
 file(GLOB _hk_unit CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
@@ -48,6 +52,7 @@ foreach(src ${_hk_unit})
   # The build compiles in log_path=<its log dir>; here reports go to the
   # test's own output instead.
   set_tests_properties(sanitize/unit/${name} PROPERTIES LABELS sanitize TIMEOUT 300
+    RESOURCE_GROUPS cpu:1
     ENVIRONMENT "HK_TEST_DATA=${CMAKE_SOURCE_DIR}/tests/data;HK_BUILD_DIR=${_hk_clang};ASAN_OPTIONS=log_path=stderr;UBSAN_OPTIONS=log_path=stderr")
 endforeach()
 
@@ -63,5 +68,6 @@ foreach(src ${_hk_system})
   # Each run sends its reports to its own directory (sanitize-check.sh), so
   # these run in parallel like the rest.
   set_tests_properties(sanitize/system/${name} PROPERTIES LABELS sanitize TIMEOUT 900
+    RESOURCE_GROUPS cpu:1 COST 40
     ENVIRONMENT "HK_BUILD_DIR=${_hk_clang};HK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endforeach()

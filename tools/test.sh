@@ -27,7 +27,13 @@ fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHK_CLANG_TEST_DIR="$clang_dir" >/dev/null
 cmake --build build -j"$(nproc)"
 cd build
+# Tests take "cpu" slots, one per core; the fuzz entries a lane of their
+# own beside them, niced (tools/test-clang.cmake): one ctest job more.
+n=$(nproc)
+printf '{"version": {"major": 1, "minor": 0}, "local": [{"cpu": [{"id": "0", "slots": %d}], %s}]}\n' \
+    "$n" '"fuzz": [{"id": "0", "slots": 1}]' >ctest-resources.json
 rc=0
-ctest --output-on-failure -j"$(nproc)" "$@" || rc=$?
+ctest --output-on-failure -j"$((n + 1))" --resource-spec-file "$PWD/ctest-resources.json" "$@" \
+    || rc=$?
 [ "$clang_rc" -eq 0 ] || rc=1
 exit "$rc"
