@@ -131,6 +131,19 @@ void smtpd_check_dsn_fix(const char *dsn, const char *reply_class, char out[16])
     out[4] = (sender ? snd : rcp)[detail];
 }
 
+/* RFC 5321 4.2.1: one line of at most 512 bytes with CR LF; printable.
+ * The status code class follows the reply code (RFC 3463). */
+static void reply_tidy(sbuf *reply)
+{
+    sbuf_truncate(reply, 510);
+    for (size_t i = 0; i < reply->len; i++)
+        if ((unsigned char) reply->s[i] < 0x20 || (unsigned char) reply->s[i] >= 0x7f)
+            reply->s[i] = ' ';
+    if (reply->len > 5 && reply->s[3] == ' '
+        && (reply->s[4] == '4' || reply->s[4] == '5' || reply->s[4] == '2'))
+        reply->s[4] = reply->s[0];
+}
+
 int smtpd_check_reject(struct smtpd_check *c, int code, const char *dsn, const char *fmt, ...)
 {
     char dsn_buf[16];
@@ -154,20 +167,12 @@ int smtpd_check_reject(struct smtpd_check *c, int code, const char *dsn, const c
         code = c->defer_if_reject.code;
         sbuf_set(&c->reply, sbuf_str(&c->defer_if_reject.reply));
     }
-    /* RFC 5321 4.2.1: one line of at most 512 bytes with CR LF; printable. */
-    sbuf_truncate(&c->reply, 510);
-    for (size_t i = 0; i < c->reply.len; i++)
-        if ((unsigned char) c->reply.s[i] < 0x20 || (unsigned char) c->reply.s[i] >= 0x7f)
-            c->reply.s[i] = ' ';
     /* soft_bounce turns a permanent refusal into a temporary one. */
     if (code >= 500 && mail_conf_bool("soft_bounce")) {
         code -= 100;
         c->reply.s[0] = '4';
     }
-    /* The status code class follows the reply code (RFC 3463). */
-    if (c->reply.len > 5 && c->reply.s[3] == ' ' && (c->reply.s[4] == '4' || c->reply.s[4] == '5'
-                                                     || c->reply.s[4] == '2'))
-        c->reply.s[4] = c->reply.s[0];
+    reply_tidy(&c->reply);
     c->code = code;
     if (c->warn_if_reject) {
         check_log(c, "reject_warning");
@@ -199,6 +204,8 @@ static void defer_arm(struct smtpd_defer *d, int code, const char *dsn, const ch
     sbuf_reset(&d->reply);
     sbuf_printf(&d->reply, "%d %s ", code, dsn);
     sbuf_vprintf(&d->reply, fmt, ap);
+    /* Given as is at the end of the stage: as for a rejection. */
+    reply_tidy(&d->reply);
 }
 
 int smtpd_check_defer_if_permit(struct smtpd_check *c, int code, const char *dsn,
