@@ -158,6 +158,17 @@ static void test_deferral_results(void **state)
                         "450 4.7.1 <user+tag@example.com>: Sender address rejected: db down");
     assert_string_equal(run("check_sender_access inline:{ user+tag@example.com=DEFER_IF_REJECT }"
                             ", permit"), "");
+    /* The deferral given at the end of the stage is tidied as a rejection
+     * is: the status class follows the code, one line of at most 510
+     * bytes (fuzz_smtpd_policy found both missing). */
+    char text[501];
+    memset(text, 'x', sizeof(text) - 1);
+    text[sizeof(text) - 1] = 0;
+    char value[560];
+    snprintf(value, sizeof(value), "DEFER_IF_PERMIT 5.7.9 %s", text);
+    const char *r = sender_result(value);
+    assert_int_equal(strlen(r), 510);
+    assert_memory_equal(r, "450 4.7.9 <user+tag@example.com>: Sender address rejected: xxx", 62);
 }
 
 static void test_logging_results(void **state)
