@@ -40,7 +40,8 @@
 
 struct qmgr_state qmgr;
 
-static bool want_incoming, want_deferred, want_flush;
+static bool want_incoming, want_deferred, want_flush;    /* new scans asked for */
+static bool resume_incoming, resume_deferred;           /* room for a stopped scan */
 
 /* ---- deferred work: scans and scheduling run once per loop iteration ---- */
 
@@ -52,14 +53,26 @@ static void run_scans(event_loop *loop, void *ctx)
     if (qmgr.exiting)
         return;
     bool inc = want_incoming, def = want_deferred, flush = want_flush;
+    bool more_inc = resume_incoming, more_def = resume_deferred;
     want_incoming = want_deferred = want_flush = false;
+    resume_incoming = resume_deferred = false;
     if (flush)
         qmgr_unthrottle_all();
-    if (inc)
-        qmgr_scan_incoming();
-    if (def || flush)
-        qmgr_scan_deferred(flush);
+    if (inc || more_inc)
+        qmgr_scan_incoming(inc);
+    if (def || flush || more_def)
+        qmgr_scan_deferred(def, flush);
     qmgr_want_schedule();
+}
+
+void qmgr_resume_scans(void)
+{
+    resume_incoming |= qmgr.more_incoming;
+    resume_deferred |= qmgr.more_deferred;
+    if ((resume_incoming || resume_deferred) && !qmgr.scan_queued) {
+        qmgr.scan_queued = true;
+        event_defer(qmgr.loop, run_scans, 0);
+    }
 }
 
 void qmgr_want_scan(bool incoming, bool deferred)

@@ -169,12 +169,16 @@ extern struct qmgr_state qmgr;
 
 /* qmgr.c */
 void qmgr_want_scan(bool incoming, bool deferred);
+/* Room in memory again: scans that stopped at a limit go on. */
+void qmgr_resume_scans(void);
 void qmgr_want_schedule(void);
 
 /* qmgr_scan.c */
 void qmgr_recover_active(void);
-void qmgr_scan_incoming(void);
-void qmgr_scan_deferred(bool flush);
+/* fresh: a new scan is asked for; else go on with one that stopped at a
+ * limit (qmgr_scan.c). */
+void qmgr_scan_incoming(bool fresh);
+void qmgr_scan_deferred(bool fresh, bool flush);
 /* Move queue/id to corrupt/ and log why. */
 void qmgr_save_corrupt(const char *queue, const char *id, const char *why);
 /* Has room for one more message? */

@@ -87,7 +87,7 @@ static void message_free(struct qmgr_message *m)
     xfree(m->filter);
     xfree(m);
     if (qmgr.more_incoming || qmgr.more_deferred)
-        qmgr_want_scan(qmgr.more_incoming, qmgr.more_deferred);
+        qmgr_resume_scans();
 }
 
 /* ---- loading ---- */

@@ -14,8 +14,13 @@
  * never delivered nor deleted.
  *
  * Limits: no file is taken while qmgr_message_active_limit messages or
- * qmgr_message_recipient_limit recipients are in memory; the scan
- * remembers that it stopped early and runs again when room appears.
+ * qmgr_message_recipient_limit recipients are in memory. A scan works
+ * through one listing of its directory: stopped at a limit, it goes on
+ * from where it stopped when room appears (not from a new listing: with
+ * 100,000 files waiting, listing the directory again for each message
+ * that leaves memory made draining quadratic). A scan asked for while a
+ * listing is still being worked through is made with a new listing once
+ * that one is done.
  *
  * Not here: reading a queue file (qmgr_message.c).
  */
@@ -147,64 +152,141 @@ static void take_incoming(const char *id)
     activate(id);
 }
 
-void qmgr_scan_incoming(void)
+/* One directory's scan in progress: the listing and how far it got. */
+struct scan {
+    const char *queue;
+    strv    names;
+    size_t  next;               /* first name not yet looked at */
+    bool    open;               /* a listing is being worked through */
+    bool    again;              /* asked for meanwhile: list again after it */
+    bool    flush;              /* (deferred/) the listing of a flush */
+};
+
+static struct scan incoming_scan = {.queue = QUEUE_INCOMING};
+static struct scan deferred_scan = {.queue = QUEUE_DEFERRED};
+
+/* Make a new listing; false when the directory cannot be read. */
+static bool scan_list(struct scan *sc)
 {
-    strv names = {0};
-    strv_init(&names);
-    qmgr.more_incoming = false;
-    if (list_queue(QUEUE_INCOMING, &names) == 0) {
-        for (size_t i = 0; i < names.n; i++) {
-            if (!qmgr_has_room()) {
-                qmgr.more_incoming = true;
-                break;
-            }
-            take_incoming(names.v[i]);
-        }
-        qmgr.startup_scan = false;
-    }
-    strv_free(&names);
+    strv_free(&sc->names);
+    strv_init(&sc->names);
+    sc->next = 0;
+    sc->again = false;
+    sc->open = list_queue(sc->queue, &sc->names) == 0;
+    return sc->open;
 }
 
-void qmgr_scan_deferred(bool flush)
+static void scan_close(struct scan *sc)
 {
-    strv names = {0};
-    strv_init(&names);
-    qmgr.more_deferred = false;
-    qmgr.scan_flushed = flush;
-    time_t now = time(0);
-    if (list_queue(QUEUE_DEFERRED, &names) == 0) {
-        for (size_t i = 0; i < names.n; i++) {
-            char path[4200];
-            struct stat st;
-            const char *id = names.v[i];
-            if (qfile_path(path, sizeof(path), QUEUE_DEFERRED, id) < 0 || lstat(path, &st) < 0
-                || !S_ISREG(st.st_mode))
-                continue;
-            if (flush && st.st_mtime > now) {
-                struct timeval tv[2] = {{now, 0}, {now, 0}};
-                if (utimes(path, tv) < 0)
-                    msg_warn("%s: set retry time: %m", path);
-                st.st_mtime = now;
+    strv_free(&sc->names);
+    strv_init(&sc->names);
+    sc->next = 0;
+    sc->open = false;
+}
+
+/*
+ * fresh: a new scan was asked for (a trigger, a timer, a flush), else room
+ * appeared for a scan that stopped at a limit. Returns the scan to work
+ * through now, or NULL.
+ */
+static struct scan *scan_start(struct scan *sc, bool fresh)
+{
+    if (sc->open) {
+        if (fresh)
+            sc->again = true;
+        return sc;
+    }
+    if (!fresh)
+        return 0;
+    return scan_list(sc) ? sc : 0;
+}
+
+/* The listing is done: list again if a scan was asked for meanwhile. */
+static bool scan_done(struct scan *sc)
+{
+    bool again = sc->again;
+    scan_close(sc);
+    return again && scan_list(sc);
+}
+
+void qmgr_scan_incoming(bool fresh)
+{
+    struct scan *sc = scan_start(&incoming_scan, fresh);
+    qmgr.more_incoming = false;
+    while (sc) {
+        while (sc->next < sc->names.n) {
+            if (!qmgr_has_room()) {
+                qmgr.more_incoming = true;
+                return;
             }
-            if (st.st_mtime > now)
-                continue;
+            take_incoming(sc->names.v[sc->next++]);
+        }
+        /* Complete 0600 files are taken only from the first listing. */
+        qmgr.startup_scan = false;
+        if (!scan_done(sc))
+            break;
+    }
+}
+
+/* A flush makes every listed file due now (its mtime is its retry time). */
+static void make_due(const struct scan *sc, time_t now)
+{
+    for (size_t i = sc->next; i < sc->names.n; i++) {
+        char path[4200];
+        struct stat st;
+        if (qfile_path(path, sizeof(path), QUEUE_DEFERRED, sc->names.v[i]) < 0
+            || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_mtime <= now)
+            continue;
+        struct timeval tv[2] = {{now, 0}, {now, 0}};
+        if (utimes(path, tv) < 0)
+            msg_warn("%s: set retry time: %m", path);
+    }
+}
+
+static void take_deferred(const char *id, time_t now)
+{
+    char path[4200];
+    struct stat st;
+    if (qfile_path(path, sizeof(path), QUEUE_DEFERRED, id) < 0 || lstat(path, &st) < 0
+        || !S_ISREG(st.st_mode) || st.st_mtime > now)
+        return;
+    if (move_file(QUEUE_DEFERRED, QUEUE_ACTIVE, id) < 0) {
+        if (errno != ENOENT)
+            msg_warn("%s: move from %s to %s: %m", id, QUEUE_DEFERRED, QUEUE_ACTIVE);
+        return;
+    }
+    /* defer/ID holds the reasons of the last attempt only. */
+    if (dsn_log_delete(DSN_LOG_DEFER, id) < 0)
+        msg_warn("%s: remove %s log: %m", id, DSN_LOG_DEFER);
+    activate(id);
+}
+
+void qmgr_scan_deferred(bool fresh, bool flush)
+{
+    struct scan *sc = &deferred_scan;
+    /* A flush always lists anew: what is listed is made due at once. */
+    if (flush && sc->open)
+        scan_close(sc);
+    sc = scan_start(sc, fresh || flush);
+    qmgr.more_deferred = false;
+    if (sc && flush && sc->next == 0) {
+        sc->flush = true;
+        make_due(sc, time(0));
+    }
+    while (sc) {
+        qmgr.scan_flushed = sc->flush;
+        time_t now = time(0);
+        while (sc->next < sc->names.n) {
             if (!qmgr_has_room()) {
                 qmgr.more_deferred = true;
-                if (flush)
-                    continue;
-                break;
+                qmgr.scan_flushed = false;
+                return;
             }
-            if (move_file(QUEUE_DEFERRED, QUEUE_ACTIVE, id) < 0) {
-                if (errno != ENOENT)
-                    msg_warn("%s: move from %s to %s: %m", id, QUEUE_DEFERRED, QUEUE_ACTIVE);
-                continue;
-            }
-            /* defer/ID holds the reasons of the last attempt only. */
-            if (dsn_log_delete(DSN_LOG_DEFER, id) < 0)
-                msg_warn("%s: remove %s log: %m", id, DSN_LOG_DEFER);
-            activate(id);
+            take_deferred(sc->names.v[sc->next++], now);
         }
+        sc->flush = false;
+        if (!scan_done(sc))
+            break;
     }
     qmgr.scan_flushed = false;
-    strv_free(&names);
 }

@@ -550,3 +550,21 @@ def test_defer_transports_wait_for_a_flush(q):
     q.wait_log(rf"postfix/smtp\[\d+\]: {qid}: to=<someone@remote\.test>, relay={q.dest.relay}, "
                rf"{DELAYS}, dsn=2\.0\.0, status=sent")
     assert [t["rcpts"] for t in sink.transactions()] == [["someone@remote.test"]]
+
+
+def test_active_limit_scans_go_on_where_they_stopped(dq):
+    """qmgr_message_active_limit = 3: incoming/ and deferred/ are taken in
+    batches as room appears (each scan goes on through its listing), and
+    every message is still tried and then delivered."""
+    r = dq.routes
+    dq.write_main_cf(qmgr_message_active_limit="3")
+    dq.start()
+    ids = queue_dead(dq, 12)
+    r.revive()
+    dq.cmd("postqueue", "-f")
+    for qid in ids:
+        dq.wait_log(rf"{qid}: to=<[^>]*@dead\.test>, relay=127\.0\.0\.3\[127\.0\.0\.3\]:\d+, "
+                    rf"{DELAYS}, dsn=2\.0\.0, status=sent", timeout=60)
+        dq.wait_log(rf"{qid}: removed")
+    assert len(r.dead.transactions()) == len(ids)
+    assert mailq(dq) == "Mail queue is empty\n"
