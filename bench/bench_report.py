@@ -20,14 +20,18 @@ that skips an fsync). This page is written by `bench/run.sh`; run it again to re
 
 ## How to run
 
-    sudo bench/run.sh            # every workload, 3 runs each (about half an hour)
+    sudo bench/run.sh            # every workload, 3 runs each (a quarter of an hour here)
     sudo bench/run.sh --quick    # a few workloads, 1 run each (a few minutes)
+    sudo bench/run.sh --only queue --full-queue --runs 1 --output docs/performance-queue.md
+                                 # a queue of 100,000 deferred messages alone
 
-Options: `--runs N`, `--queue-size N` (the deferred-queue workload; `--full-queue` is
-100,000), `--output FILE` (default `docs/performance.md`), `--build-dir DIR` (use an
-existing build of Hikyaku instead of building `build-bench-release/`), `--keep` (keep the
-work directory with both instances' logs), `--workdir DIR` (where the instances live;
-default `/var/tmp`, which must be on a real disk for the fsync numbers to mean anything).
+Options: `--runs N`, `--queue-size N` (the deferred-queue workload, default 5,000;
+`--full-queue` is 100,000), `--only KEY,...` (some workloads: `queue`, `local`,
+`sendmail`, `relay-c50-s65536-r1`, ...), `--output FILE` (default
+`docs/performance.md`), `--build-dir DIR` (use an existing build of Hikyaku instead of
+building `build-bench-release/`), `--keep` (keep the work directory with both instances'
+logs), `--workdir DIR` (where the instances live; default `/var/tmp`, which must be on a
+real disk for the fsync numbers to mean anything).
 
 What it does:
 
