@@ -63,10 +63,7 @@
 #define REPLY_MAX 512                   /* RFC 5321 4.5.3.1.5, with CRLF */
 
 /* What the client sends (the input) and what smtpd answered. */
-static struct {
-    const uint8_t *p;
-    size_t left;
-} fz_in;
+static struct fuzz_in fz_in;
 static sbuf fz_out;
 static int fz_null = -1;
 static int fz_verbose;
@@ -77,15 +74,7 @@ static ssize_t fz_read(void *ctx, int fd, void *buf, size_t len, int timeout_ms)
     (void) ctx;
     (void) fd;
     (void) timeout_ms;
-    const uint8_t *lf = fz_in.left ? memchr(fz_in.p, '\n', fz_in.left) : 0;
-    size_t n = lf ? (size_t) (lf - fz_in.p) + 1 : fz_in.left;
-    if (n > len)
-        n = len;
-    if (n)
-        memcpy(buf, fz_in.p, n);
-    fz_in.p += n;
-    fz_in.left -= n;
-    return (ssize_t) n;
+    return fuzz_take_line(&fz_in, buf, len);
 }
 
 static ssize_t fz_write(void *ctx, int fd, const void *buf, size_t len, int timeout_ms)

@@ -114,8 +114,7 @@ static const enum fz_kind fz_order[] = {FZ_RCPT, FZ_CONNECT, FZ_RCPT, FZ_DATA, F
 static struct {
     const uint8_t *data;                /* the whole input */
     size_t  size;
-    const uint8_t *p;                   /* what the server has not sent yet */
-    size_t  left;
+    struct fuzz_in unsent;              /* what the server has not sent yet */
 } fz_in;
 
 /* What smtpd_policy.c logged during the current request. */
@@ -142,15 +141,7 @@ static ssize_t fz_read(void *ctx, int fd, void *buf, size_t len, int tmo)
     (void) ctx;
     (void) fd;
     (void) tmo;
-    const uint8_t *lf = fz_in.left ? memchr(fz_in.p, '\n', fz_in.left) : 0;
-    size_t n = lf ? (size_t) (lf - fz_in.p) + 1 : fz_in.left;
-    if (n > len)
-        n = len;
-    if (n)
-        memcpy(buf, fz_in.p, n);
-    fz_in.p += n;
-    fz_in.left -= n;
-    return (ssize_t) n;
+    return fuzz_take_line(&fz_in.unsent, buf, len);
 }
 
 static ssize_t fz_write(void *ctx, int fd, const void *buf, size_t len, int tmo)
@@ -496,13 +487,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > MAX_INPUT)
         return 0;
     fz_setup();
-    fz_in.data = fz_in.p = data;
-    fz_in.size = fz_in.left = size;
+    fz_in.data = fz_in.unsent.p = data;
+    fz_in.size = fz_in.unsent.left = size;
 
     struct smtpd_actions acts;
     int rcpts = 0;
     smtpd_actions_init(&acts);
-    for (int k = 0; k < MAX_REQUESTS && (k == 0 || fz_in.left > 0); k++) {
+    for (int k = 0; k < MAX_REQUESTS && (k == 0 || fz_in.unsent.left > 0); k++) {
         enum fz_kind kind = fz_order[k % (int) (sizeof(fz_order) / sizeof(fz_order[0]))];
         (void) fz_request(kind, &acts, &rcpts);
     }

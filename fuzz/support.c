@@ -118,6 +118,19 @@ unsigned fuzz_byte(struct fuzz_in *in)
     return *in->p++;
 }
 
+ssize_t fuzz_take_line(struct fuzz_in *in, void *buf, size_t len)
+{
+    const uint8_t *lf = in->left ? memchr(in->p, '\n', in->left) : 0;
+    size_t n = lf ? (size_t) (lf - in->p) + 1 : in->left;
+    if (n > len)
+        n = len;
+    if (n)
+        memcpy(buf, in->p, n);
+    in->p += n;
+    in->left -= n;
+    return (ssize_t) n;
+}
+
 char *fuzz_take(struct fuzz_in *in, uint8_t sep, size_t *len)
 {
     const uint8_t *end = in->left ? memchr(in->p, sep, in->left) : NULL;

@@ -7,7 +7,8 @@
  * the input bytes into a file in that directory (the same path every
  * time for the same name) for parsers that only read files.
  * fuzz_cstr() returns a NUL-terminated copy of the input (caller frees).
- * fuzz_take() splits the input for targets that need several pieces.
+ * fuzz_take() splits the input for targets that need several pieces;
+ * fuzz_take_line() hands it out a line per read to a stream's read hook.
  * Nothing here calls a parser; every target owns its checks.
  */
 #ifndef HK_FUZZ_SUPPORT_H
@@ -15,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -39,5 +41,8 @@ unsigned fuzz_byte(struct fuzz_in *in);
 /* Bytes up to the next sep byte (not included, consumed), or up to the end;
  * returns a malloc'd NUL-terminated string, *len set when len is not NULL. */
 char *fuzz_take(struct fuzz_in *in, uint8_t sep, size_t *len);
+/* Copy the next line (through its LF, or the rest) into buf, at most len
+ * bytes, as a peer that waits for each reply sends it; 0 at the end. */
+ssize_t fuzz_take_line(struct fuzz_in *in, void *buf, size_t len);
 
 #endif
